@@ -1,0 +1,57 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Imports each layer may not make: the folder layout is the architecture (docs/adr/0001). */
+const layer = (/** @type {string[]} */ patterns, /** @type {string} */ message) => ({
+  'no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }],
+});
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'bench/results/', 'tools/controlplane/**/*.go'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/rules/**/*.ts', 'src/plan/**/*.ts'],
+    rules: layer(
+      [
+        '@kubernetes/*',
+        '**/kube/**',
+        '**/runtime/**',
+        '**/app/**',
+        '**/cli/**',
+        'node:fs*',
+        'node:http*',
+        'node:net',
+      ],
+      'rules/ and plan/ are pure: no client, no I/O, no runtime or wiring imports.',
+    ),
+  },
+  {
+    files: ['src/runtime/**/*.ts'],
+    rules: layer(
+      ['@kubernetes/*', '**/rules/**', '**/plan/**', '**/app/**', '**/kube/**', '**/cli/**'],
+      'runtime/ is generic machinery and knows no domain.',
+    ),
+  },
+  {
+    files: ['src/app/**/*.ts', 'src/cli/**/*.ts'],
+    rules: layer(['@kubernetes/*'], 'Only src/kube/ imports @kubernetes/client-node.'),
+  },
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

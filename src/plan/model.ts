@@ -1,0 +1,183 @@
+/**
+ * The planner's input (a snapshot of one source and everything around it) and output (decisions
+ * with reasons, and the writes that make them true). Pure data; no Kubernetes client imports.
+ */
+import type {
+  Dialect,
+  Kind,
+  NamespaceInfo,
+  ObjectKey,
+  PullRequest,
+  SourceSpec,
+  TargetSpec,
+} from '../rules/model.ts';
+
+/** An owner reference, copied through when a rule asks for it. */
+export interface OwnerReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly controller?: boolean;
+  readonly blockOwnerDeletion?: boolean;
+}
+
+/**
+ * An existing Secret or ConfigMap as the metadata cache knows it. Data is never here: the cache
+ * holds metadata only, so memory does not grow with secret bytes.
+ */
+export interface ObjectMeta {
+  readonly kind: Kind;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly resourceVersion: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly ownerReferences: readonly OwnerReference[];
+  /**
+   * True when someone other than nsync last wrote the content fields (data, binaryData, type),
+   * as told by managedFields: the content may differ from what nsync's hash annotation says.
+   */
+  readonly contentForeign: boolean;
+  /** True once a deletionTimestamp is set. */
+  readonly deleting: boolean;
+}
+
+/** The content of a source, read from the API server (the only objects whose data nsync reads). */
+export interface SourceContent {
+  /** Secret type; undefined for ConfigMaps. */
+  readonly type: string | undefined;
+  /** Secret: base64 values as the API returns them. ConfigMap: plain strings. */
+  readonly data: Readonly<Record<string, string>>;
+  /** ConfigMap binaryData (base64); empty for Secrets. */
+  readonly binaryData: Readonly<Record<string, string>>;
+}
+
+/** The source as the planner sees it. */
+export interface SourceState {
+  readonly meta: ObjectMeta;
+  readonly content: SourceContent;
+  readonly spec: SourceSpec;
+}
+
+/** A pull target that names this source, with its parsed request. */
+export interface PullTarget {
+  readonly meta: ObjectMeta;
+  readonly request: PullRequest;
+}
+
+/** Operator guardrails applied to every rule of every dialect. */
+export interface Guardrails {
+  /** Namespaces nothing is ever written to or read from as a source. */
+  readonly isExcluded: (namespace: string) => boolean;
+  /** Whether a namespace may host push sources. */
+  readonly mayPushFrom: (namespace: string) => boolean;
+  /** Label that, set to "true" on a namespace, refuses every pushed mirror. */
+  readonly optOutLabel: string;
+  readonly dialects: ReadonlySet<Dialect>;
+}
+
+/** Everything plan() needs for one source key. */
+export interface Snapshot {
+  readonly key: ObjectKey;
+  /** Undefined when the source does not exist (deleted, or never existed). */
+  readonly source: SourceState | undefined;
+  readonly namespaces: readonly NamespaceInfo[];
+  /** Existing object of the source's kind at namespace/name, if any. */
+  readonly lookup: (namespace: string, name: string) => ObjectMeta | undefined;
+  /** Existing objects whose ownership markers claim this source (nsync's own, or adoptable ones). */
+  readonly mirrors: readonly ObjectMeta[];
+  /** Existing objects asking to be filled from this source. */
+  readonly pullTargets: readonly PullTarget[];
+  readonly guardrails: Guardrails;
+  /** ISO-8601 time for the dialects' "reflected-at" style markers. */
+  readonly now: string;
+}
+
+/** Why a target got the decision it got: a stable code for metrics, a sentence for people. */
+export type ReasonCode =
+  | 'in-sync'
+  | 'create'
+  | 'update'
+  | 'delete-orphan'
+  | 'not-selected'
+  | 'source-namespace'
+  | 'terminating'
+  | 'excluded'
+  | 'opted-out'
+  | 'source-not-allowed'
+  | 'conflict-unowned'
+  | 'conflict-other-source'
+  | 'consent-missing'
+  | 'source-missing'
+  | 'invalid-rule'
+  | 'dialect-disabled';
+
+/** One decision about one target (namespace/name), with its reason. */
+export interface Decision {
+  readonly namespace: string;
+  readonly name: string;
+  readonly mode: 'push' | 'pull';
+  readonly code: ReasonCode;
+  /** Human sentence; never contains data values. */
+  readonly message: string;
+}
+
+/** The body of a mirror as written (PUT/POST). */
+export interface MirrorBody {
+  readonly apiVersion: 'v1';
+  readonly kind: Kind;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly annotations: Readonly<Record<string, string>>;
+    readonly ownerReferences?: readonly OwnerReference[];
+    readonly resourceVersion?: string;
+  };
+  readonly type?: string;
+  readonly data?: Readonly<Record<string, string>>;
+  readonly binaryData?: Readonly<Record<string, string>>;
+}
+
+/** A JSON merge patch on a pull target (never replaces keys the target owns itself). */
+export interface PullPatch {
+  readonly metadata: {
+    readonly resourceVersion: string;
+    readonly annotations: Readonly<Record<string, string>>;
+  };
+  readonly data: Readonly<Record<string, string | null>>;
+  readonly binaryData?: Readonly<Record<string, string | null>>;
+}
+
+/** A write that makes one decision true. */
+export type WriteOp =
+  | { readonly verb: 'create'; readonly target: ObjectKey; readonly body: MirrorBody }
+  | {
+      readonly verb: 'replace';
+      readonly target: ObjectKey;
+      readonly body: MirrorBody;
+      /** The UID of the object replaced; re-creation (type change, immutable) keeps ownership checks. */
+      readonly uid: string;
+    }
+  | { readonly verb: 'patch'; readonly target: ObjectKey; readonly patch: PullPatch }
+  | {
+      readonly verb: 'delete';
+      readonly target: ObjectKey;
+      readonly uid: string;
+      readonly resourceVersion: string;
+    };
+
+/** plan()'s answer. */
+export interface Plan {
+  readonly decisions: readonly Decision[];
+  readonly ops: readonly WriteOp[];
+  /** Problems to report on the source (invalid annotations, unsupported features). */
+  readonly sourceProblems: SourceSpec['problems'];
+  /** Parsed pull request problems by target, to report on the target. */
+  readonly targetProblems: readonly {
+    readonly target: ObjectKey;
+    readonly problems: TargetSpec['problems'];
+  }[];
+}

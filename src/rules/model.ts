@@ -1,0 +1,136 @@
+/**
+ * The one rule model every annotation dialect is parsed into. Nothing after the parser knows which
+ * dialect a rule came from, except for the markers written on mirrors (see `MarkerStyle`).
+ *
+ * Pure: no I/O, no Kubernetes client imports.
+ */
+
+/** The kinds nsync mirrors. */
+export type Kind = 'Secret' | 'ConfigMap';
+
+/** The annotation dialects nsync understands. */
+export type Dialect = 'native' | 'reflector' | 'replicator' | 'kubed';
+
+/** Identifies one namespaced object of a known kind. */
+export interface ObjectKey {
+  readonly kind: Kind;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** A namespace as the planner sees it. */
+export interface NamespaceInfo {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** True while the namespace is being deleted: nothing is created there. */
+  readonly terminating: boolean;
+}
+
+/** One compiled whole-name matcher. `text` is the entry as the user wrote it, for reasons. */
+export interface NamePattern {
+  readonly text: string;
+  /** Matches against the WHOLE name; linear time whatever the pattern. */
+  readonly test: (name: string) => boolean;
+}
+
+/** A parsed Kubernetes label selector requirement. */
+export type SelectorRequirement =
+  | { readonly key: string; readonly op: 'in'; readonly values: readonly string[] }
+  | { readonly key: string; readonly op: 'notin'; readonly values: readonly string[] }
+  | { readonly key: string; readonly op: 'exists' }
+  | { readonly key: string; readonly op: 'doesnotexist' };
+
+/** A label selector: requirements ANDed. `text` is the selector as written, for reasons. */
+export interface LabelSelector {
+  readonly text: string;
+  readonly requirements: readonly SelectorRequirement[];
+}
+
+/**
+ * Which namespaces a rule reaches, as an expression tree so that every dialect's combination
+ * rules (reflector's OR of names and selector, native's AND with exclusions …) are data, and so
+ * that evaluation can explain itself.
+ */
+export type NamespaceFilter =
+  | { readonly op: 'all' }
+  | { readonly op: 'none' }
+  | { readonly op: 'names'; readonly patterns: readonly NamePattern[] }
+  | { readonly op: 'selector'; readonly selector: LabelSelector }
+  | { readonly op: 'and'; readonly of: readonly NamespaceFilter[] }
+  | { readonly op: 'or'; readonly of: readonly NamespaceFilter[] }
+  | { readonly op: 'not'; readonly of: NamespaceFilter };
+
+/**
+ * How a mirror is marked, beyond nsync's own ownership markers: each dialect's own markers are
+ * written too, so tools and people that read them keep working, and so the old controller would
+ * recognise the mirror again after a rollback.
+ */
+export type MarkerStyle = Dialect;
+
+/** What is copied from the source besides its content (type/data/binaryData). */
+export interface CopyOptions {
+  /** Copy the source's labels (minus tracking and sync keys). */
+  readonly labels: boolean;
+  /** Copy the source's annotations (minus tracking and sync keys). */
+  readonly annotations: boolean;
+  /** Copy the source's ownerReferences (replicator's keep-owner-references). */
+  readonly ownerReferences: boolean;
+  /** Only these data keys; undefined = all keys. */
+  readonly keys: readonly string[] | undefined;
+}
+
+/** A source's request to create mirrors in other namespaces. */
+export interface PushRule {
+  readonly dialect: Dialect;
+  /** Namespaces that get a mirror (the source's own namespace never does). */
+  readonly targets: NamespaceFilter;
+  /** Name of the mirror in each target namespace. */
+  readonly targetName: string;
+  readonly copy: CopyOptions;
+}
+
+/** A source's consent to be pulled into other namespaces, for one dialect. */
+export interface PullConsent {
+  readonly dialect: Dialect;
+  /** Namespaces allowed to pull; `none` when the source does not consent. */
+  readonly namespaces: NamespaceFilter;
+}
+
+/** A problem with one annotation: disables the rule it belongs to, never the controller. */
+export interface RuleProblem {
+  readonly dialect: Dialect;
+  /** The annotation key at fault. */
+  readonly annotation: string;
+  /** What is wrong, safe to show in an Event (never contains data values). */
+  readonly message: string;
+}
+
+/** Everything the annotations on a source object ask for. */
+export interface SourceSpec {
+  readonly push: readonly PushRule[];
+  readonly consent: readonly PullConsent[];
+  /** Cross-cluster targets asked for (kubed sync-contexts); not served yet, reported. */
+  readonly unsupported: readonly RuleProblem[];
+  readonly problems: readonly RuleProblem[];
+}
+
+/** How a pull target's data relates to the source's. */
+export type PullMerge =
+  /** The target's data becomes the source's data. */
+  | 'replace'
+  /** The source's keys are written; the target's own keys are kept; keys the source dropped go. */
+  | 'merge';
+
+/** A target object's request to be filled from a source (reflector `reflects`, replicator `replicate-from`, native `pull-from`). */
+export interface PullRequest {
+  readonly dialect: Dialect;
+  readonly source: { readonly namespace: string; readonly name: string };
+  readonly merge: PullMerge;
+  readonly keys: readonly string[] | undefined;
+}
+
+/** What the annotations on a would-be pull target ask for. */
+export interface TargetSpec {
+  readonly pull: PullRequest | undefined;
+  readonly problems: readonly RuleProblem[];
+}
