@@ -114,18 +114,16 @@ export interface SourceSpec {
   readonly problems: readonly RuleProblem[];
 }
 
-/** How a pull target's data relates to the source's. */
-export type PullMerge =
-  /** The target's data becomes the source's data. */
-  | 'replace'
-  /** The source's keys are written; the target's own keys are kept; keys the source dropped go. */
-  | 'merge';
-
-/** A target object's request to be filled from a source (reflector `reflects`, replicator `replicate-from`, native `pull-from`). */
+/**
+ * A target object's request to be filled from a source (reflector `reflects`, replicator
+ * `replicate-from`, native `pull-from`). In every dialect the source's keys are written, the
+ * target's own keys are kept, and keys nsync copied before that the source no longer has are
+ * removed (docs/adr/0003).
+ */
 export interface PullRequest {
   readonly dialect: Dialect;
   readonly source: { readonly namespace: string; readonly name: string };
-  readonly merge: PullMerge;
+  /** Only these keys; undefined = all keys. */
   readonly keys: readonly string[] | undefined;
 }
 
