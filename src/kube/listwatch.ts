@@ -1,0 +1,243 @@
+/**
+ * List+watch of one resource into a sink, that never gives up: it relists on 410 Gone,
+ * reconnects with backoff on any other error, and aborts a watch that has been silent too long
+ * (the client-node informer stops on errors and has had silent stalls; this replaces it).
+ */
+import { ApiError, classify } from './errors.ts';
+import type { Transport } from './transport.ts';
+import {
+  collectionPath,
+  METADATA_LIST_ACCEPT,
+  METADATA_WATCH_ACCEPT,
+  type RawList,
+  type RawObject,
+  type Resource,
+} from './resources.ts';
+
+/** Where list and watch results go. */
+export interface ListWatchSink {
+  /** A complete list replaced whatever was known (first sync, and every relist). */
+  relisted(items: readonly RawObject[]): void;
+  /** One watch event. */
+  event(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: RawObject): void;
+}
+
+/** Health of one list+watch, for readiness, liveness and metrics. */
+export interface ListWatchStatus {
+  readonly resource: string;
+  /** True once the first complete list has reached the sink. */
+  readonly synced: boolean;
+  /** True while a watch stream is open. */
+  readonly watching: boolean;
+  /** performance.now() of the last byte of progress (list, event or bookmark). */
+  readonly lastProgressAt: number;
+  readonly restarts: number;
+}
+
+/** Knobs and hooks. */
+export interface ListWatchOptions {
+  readonly transport: Transport;
+  readonly resource: Resource;
+  readonly sink: ListWatchSink;
+  /** Ask for PartialObjectMetadata: no data crosses the wire or sits in memory. @default false */
+  readonly metadataOnly?: boolean;
+  /** Page size of lists. @default 500 */
+  readonly pageSize?: number;
+  /** Server-side watch timeout; each watch picks a value in [t, 2t) so watches don't expire together. @default 300 */
+  readonly watchTimeoutSeconds?: number;
+  /** A watch with no line (not even a bookmark) for this long is aborted and re-opened. @default watchTimeoutSeconds*2+30 s */
+  readonly silenceLimitMs?: number;
+  /** Delay after the n-th consecutive failure. */
+  readonly backoffMs?: (failures: number) => number;
+  /** Told about every restart, with a reason code for metrics. */
+  readonly onRestart?: (reason: 'gone' | 'error' | 'silent' | 'closed', error?: unknown) => void;
+}
+
+const defaultBackoff = (failures: number): number =>
+  Math.min(30_000, 200 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random() / 2);
+
+/** One resource's list+watch loop. */
+export class ListWatch {
+  private readonly options: ListWatchOptions;
+  private state: { synced: boolean; watching: boolean; lastProgressAt: number; restarts: number } = {
+    synced: false,
+    watching: false,
+    lastProgressAt: performance.now(),
+    restarts: 0,
+  };
+  private readonly firstSync: Promise<void>;
+  private resolveFirstSync: () => void = () => undefined;
+
+  constructor(options: ListWatchOptions) {
+    this.options = options;
+    this.firstSync = new Promise((resolve) => {
+      this.resolveFirstSync = resolve;
+    });
+  }
+
+  /** Resolves once the first complete list has reached the sink. */
+  synced(): Promise<void> {
+    return this.firstSync;
+  }
+
+  status(): ListWatchStatus {
+    return { resource: this.options.resource.plural, ...this.state };
+  }
+
+  /** Runs until the signal aborts. Never throws. */
+  async run(signal: AbortSignal): Promise<void> {
+    let resourceVersion: string | undefined;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        resourceVersion ??= await this.list(signal);
+        resourceVersion = await this.watch(resourceVersion, signal);
+        failures = 0;
+        this.restart('closed');
+      } catch (error) {
+        if (isAborted(signal)) break;
+        const kind = classify(error);
+        if (kind === 'gone') {
+          resourceVersion = undefined;
+          this.restart('gone', error);
+          continue;
+        }
+        failures += 1;
+        this.restart(error instanceof SilentWatch ? 'silent' : 'error', error);
+        await delay((this.options.backoffMs ?? defaultBackoff)(failures), signal);
+      } finally {
+        this.state.watching = false;
+      }
+    }
+  }
+
+  private restart(reason: 'gone' | 'error' | 'silent' | 'closed', error?: unknown): void {
+    this.state.restarts += 1;
+    this.options.onRestart?.(reason, error);
+  }
+
+  private progress(): void {
+    this.state.lastProgressAt = performance.now();
+  }
+
+  private async list(signal: AbortSignal): Promise<string> {
+    const { transport, resource, metadataOnly = false, pageSize = 500 } = this.options;
+    const items: RawObject[] = [];
+    let continueToken: string | undefined;
+    let resourceVersion: string;
+    do {
+      const query = new URLSearchParams({ limit: String(pageSize) });
+      if (continueToken !== undefined) query.set('continue', continueToken);
+      const { body } = await transport.json<RawList>({
+        method: 'GET',
+        path: `${collectionPath(resource)}?${query.toString()}`,
+        accept: metadataOnly ? METADATA_LIST_ACCEPT : 'application/json',
+        timeoutMs: 60_000,
+        signal,
+      });
+      items.push(...body.items);
+      resourceVersion = body.metadata.resourceVersion;
+      continueToken = body.metadata.continue === '' ? undefined : body.metadata.continue;
+      this.progress();
+    } while (continueToken !== undefined);
+    this.options.sink.relisted(items);
+    if (!this.state.synced) {
+      this.state.synced = true;
+      this.resolveFirstSync();
+    }
+    return resourceVersion;
+  }
+
+  private async watch(fromVersion: string, outer: AbortSignal): Promise<string> {
+    const { transport, resource, metadataOnly = false, watchTimeoutSeconds = 300 } = this.options;
+    const timeoutSeconds = Math.floor(watchTimeoutSeconds * (1 + Math.random()));
+    const silenceLimitMs = this.options.silenceLimitMs ?? (timeoutSeconds + 30) * 1000;
+    const query = new URLSearchParams({
+      watch: '1',
+      resourceVersion: fromVersion,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(timeoutSeconds),
+    });
+    const local = new AbortController();
+    const abort = (): void => {
+      local.abort();
+    };
+    outer.addEventListener('abort', abort, { once: true });
+    const silence = { noticed: false };
+    let watchdog = setTimeout(onSilence, silenceLimitMs);
+    function onSilence(): void {
+      silence.noticed = true;
+      local.abort();
+    }
+    let resourceVersion = fromVersion;
+    try {
+      this.state.watching = true;
+      this.progress();
+      await transport.stream(
+        {
+          method: 'GET',
+          path: `${collectionPath(resource)}?${query.toString()}`,
+          accept: metadataOnly ? METADATA_WATCH_ACCEPT : 'application/json',
+          signal: local.signal,
+        },
+        (line) => {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(onSilence, silenceLimitMs);
+          this.progress();
+          resourceVersion = this.dispatch(line) ?? resourceVersion;
+        },
+      );
+      return resourceVersion;
+    } catch (error) {
+      if (silence.noticed)
+        throw new SilentWatch(`${resource.plural} watch silent for ${silenceLimitMs} ms`, { cause: error });
+      throw error;
+    } finally {
+      clearTimeout(watchdog);
+      outer.removeEventListener('abort', abort);
+    }
+  }
+
+  /** Handles one watch line; returns the resourceVersion to resume from. */
+  private dispatch(line: unknown): string | undefined {
+    const event = line as {
+      type?: unknown;
+      object?: RawObject & { code?: number; message?: string; reason?: string };
+    };
+    const object = event.object;
+    if (object === undefined) return undefined;
+    switch (event.type) {
+      case 'ADDED':
+      case 'MODIFIED':
+      case 'DELETED':
+        this.options.sink.event(event.type, object);
+        return object.metadata.resourceVersion;
+      case 'BOOKMARK':
+        return object.metadata.resourceVersion;
+      case 'ERROR':
+        throw new ApiError(object.code ?? 500, object.reason ?? '', `watch: ${object.message ?? 'error'}`);
+      default:
+        return undefined;
+    }
+  }
+}
+
+/** A watch that said nothing, not even a bookmark, for longer than the silence limit. */
+class SilentWatch extends Error {}
+
+/** Reads the flag through a call: it changes while we await, which narrowing cannot see. */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,111 @@
+/**
+ * The API resources nsync reads and writes, their paths, and the raw shapes it decodes. Only the
+ * fields nsync uses are typed; everything else stays opaque.
+ */
+
+/** A managedFields entry: who last wrote which fields. */
+export interface RawManagedFields {
+  readonly manager?: string;
+  readonly operation?: string;
+  readonly fieldsV1?: Readonly<Record<string, unknown>>;
+}
+
+/** Object metadata as the API returns it (full or PartialObjectMetadata). */
+export interface RawMeta {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly uid: string;
+  readonly resourceVersion: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly ownerReferences?: readonly {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly name: string;
+    readonly uid: string;
+    readonly controller?: boolean;
+    readonly blockOwnerDeletion?: boolean;
+  }[];
+  readonly managedFields?: readonly RawManagedFields[];
+  readonly deletionTimestamp?: string;
+}
+
+/** A Secret, ConfigMap, Namespace or PartialObjectMetadata as decoded. */
+export interface RawObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: RawMeta;
+  readonly type?: string;
+  readonly data?: Readonly<Record<string, string>>;
+  readonly binaryData?: Readonly<Record<string, string>>;
+  readonly immutable?: boolean;
+  readonly status?: { readonly phase?: string };
+}
+
+/** A list answer. */
+export interface RawList {
+  readonly metadata: { readonly resourceVersion: string; readonly continue?: string };
+  readonly items: readonly RawObject[];
+}
+
+/** One API resource. */
+export interface Resource {
+  readonly kind: string;
+  readonly apiVersion: string;
+  /** Path prefix of its group version, e.g. `/api/v1` or `/apis/events.k8s.io/v1`. */
+  readonly base: string;
+  readonly plural: string;
+  readonly namespaced: boolean;
+}
+
+export const SECRETS: Resource = {
+  kind: 'Secret',
+  apiVersion: 'v1',
+  base: '/api/v1',
+  plural: 'secrets',
+  namespaced: true,
+};
+export const CONFIGMAPS: Resource = {
+  kind: 'ConfigMap',
+  apiVersion: 'v1',
+  base: '/api/v1',
+  plural: 'configmaps',
+  namespaced: true,
+};
+export const NAMESPACES: Resource = {
+  kind: 'Namespace',
+  apiVersion: 'v1',
+  base: '/api/v1',
+  plural: 'namespaces',
+  namespaced: false,
+};
+export const EVENTS: Resource = {
+  kind: 'Event',
+  apiVersion: 'events.k8s.io/v1',
+  base: '/apis/events.k8s.io/v1',
+  plural: 'events',
+  namespaced: true,
+};
+export const LEASES: Resource = {
+  kind: 'Lease',
+  apiVersion: 'coordination.k8s.io/v1',
+  base: '/apis/coordination.k8s.io/v1',
+  plural: 'leases',
+  namespaced: true,
+};
+
+/** Path of a collection: all namespaces when `namespace` is undefined. */
+export function collectionPath(resource: Resource, namespace?: string): string {
+  return resource.namespaced && namespace !== undefined
+    ? `${resource.base}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`
+    : `${resource.base}/${resource.plural}`;
+}
+
+/** Path of one object. */
+export function objectPath(resource: Resource, namespace: string | undefined, name: string): string {
+  return `${collectionPath(resource, namespace)}/${encodeURIComponent(name)}`;
+}
+
+/** Accept headers that make the server send metadata only (no data bytes cross the wire). */
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+export const METADATA_WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
