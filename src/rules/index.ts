@@ -1,0 +1,21 @@
+/**
+ * The public face of rules/: everything the planner, the triggers and the CLI may use. Import from
+ * here rather than from the modules, so rules/ can be reorganised without touching its callers.
+ */
+export type * from './model.ts';
+export * from './markers.ts';
+export * from './filter.ts';
+export * from './result.ts';
+export * from './names.ts';
+export * from './patterns.ts';
+export * from './selectors.ts';
+export * from './bool.ts';
+export * from './parse.ts';
+export type {
+  DialectAdapter,
+  DialectTargetResult,
+  SourceContext,
+  TargetContext,
+} from './dialects/adapter.ts';
+export { nativeDialect, parseKeyList } from './dialects/native.ts';
+export { reflectorDialect } from './dialects/reflector.ts';
