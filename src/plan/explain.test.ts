@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatExplain } from './explain.ts';
+import type { Decision, Plan, WriteOp } from './model.ts';
+
+function decision(
+  namespace: string,
+  name: string,
+  mode: Decision['mode'],
+  code: Decision['code'],
+  message: string,
+): Decision {
+  return { namespace, name, mode, code, message };
+}
+
+const deleteOp: WriteOp = {
+  verb: 'delete',
+  target: { kind: 'Secret', namespace: 'b', name: 'db' },
+  uid: 'u',
+  resourceVersion: '1',
+};
+
+function planOf(overrides: Partial<Plan> = {}): Plan {
+  return { decisions: [], ops: [], sourceProblems: [], targetProblems: [], ...overrides };
+}
+
+void describe('formatExplain', () => {
+  void it('prints one aligned line per decision under a header, sorted by namespace, name and mode', () => {
+    const text = formatExplain(
+      planOf({
+        decisions: [
+          decision('team-b', 'db', 'pull', 'update', 'Fills it.'),
+          decision('team-b', 'db', 'push', 'conflict-unowned', 'Left untouched.'),
+          decision('a', 'db-copy', 'push', 'create', 'Creates it.'),
+        ],
+        ops: [deleteOp],
+      }),
+    );
+    assert.equal(
+      text,
+      [
+        'NAMESPACE  NAME     MODE  DECISION          REASON',
+        'a          db-copy  push  create            Creates it.',
+        'team-b     db       push  conflict-unowned  Left untouched.',
+        'team-b     db       pull  update            Fills it.',
+        '',
+        'Writes planned: 1 (create 0, replace 0, patch 0, delete 1).',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  void it('says so when there is nothing to decide', () => {
+    assert.match(formatExplain(planOf()), /^No targets/);
+  });
+
+  void it('lists the source’s problems and the targets’ problems', () => {
+    const text = formatExplain(
+      planOf({
+        sourceProblems: [
+          { dialect: 'reflector', annotation: 'reflector.v1.k8s.emberstack.com/x', message: 'Bad.' },
+        ],
+        targetProblems: [
+          {
+            target: { kind: 'ConfigMap', namespace: 'a', name: 'cfg' },
+            problems: [{ dialect: 'native', annotation: 'nsync.dev/pull-from', message: 'Not a reference.' }],
+          },
+          { target: { kind: 'ConfigMap', namespace: 'a', name: 'fine' }, problems: [] },
+        ],
+      }),
+    );
+    assert.match(
+      text,
+      /Problems with the source annotations:\n {2}reflector reflector\.v1\.k8s\.emberstack\.com\/x: Bad\./,
+    );
+    assert.match(
+      text,
+      /Problems with ConfigMap a\/cfg:\n {2}native nsync\.dev\/pull-from: Not a reference\./,
+    );
+    assert.doesNotMatch(text, /a\/fine/);
+  });
+
+  void it('keeps every decision on one line even when a reason holds line breaks', () => {
+    const text = formatExplain(
+      planOf({ decisions: [decision('a', 'db', 'push', 'not-selected', 'name matches none of "x\ny".')] }),
+    );
+    assert.equal(text.split('\n').filter((line) => line.startsWith('a ')).length, 1);
+    assert.match(text, /none of "x y"/);
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * The content hash recorded on every mirror and pull target. The metadata cache never holds data,
+ * so this hash is how the planner knows, without reading a single Secret value, that a mirror
+ * already holds what its source would give it.
+ *
+ * Pure: node:crypto only.
+ */
+import { createHash } from 'node:crypto';
+import type { Kind } from '../rules/model.ts';
+
+/**
+ * Prefix of every hashed input. Bumping the version makes every recorded hash stale at once,
+ * which is the intended way to force one re-write of all mirrors after a change of what is hashed.
+ */
+export const CONTENT_HASH_DOMAIN = 'nsync.dev/content-hash/v1';
+
+/** The fields of a Secret or ConfigMap that make up its content, after key selection. */
+export interface HashableContent {
+  /** Secret type; undefined for ConfigMaps (and for pull targets, whose type nsync never writes). */
+  readonly type: string | undefined;
+  readonly data: Readonly<Record<string, string>>;
+  readonly binaryData: Readonly<Record<string, string>>;
+}
+
+/** A JSON value that canonicalJson() can serialise. */
+export type CanonicalValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly CanonicalValue[]
+  | { readonly [key: string]: CanonicalValue | undefined };
+
+/** Code-unit order: the same on every machine, unlike localeCompare. */
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * JSON with object keys sorted and no whitespace, so that two equal values always serialise to
+ * the same string whatever order their keys were inserted in. Undefined object members are
+ * dropped, as JSON.stringify does.
+ */
+export function canonicalJson(value: CanonicalValue): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(',')}]`;
+  const members = Object.keys(value)
+    .sort(compareCodeUnits)
+    .flatMap((key) => {
+      const member = value[key];
+      return member === undefined ? [] : [`${JSON.stringify(key)}:${canonicalJson(member)}`];
+    });
+  return `{${members.join(',')}}`;
+}
+
+/** Array.isArray that narrows readonly arrays too. */
+function isArray(value: CanonicalValue): value is readonly CanonicalValue[] {
+  return Array.isArray(value);
+}
+
+/**
+ * A stable hash of a mirror's content: `sha256:<hex>` over the domain string and the canonical
+ * JSON of kind, type, data and binaryData. Independent of key insertion order; different for any
+ * change of a key, a value, the map a key sits in, the type or the kind.
+ */
+export function contentHash(kind: Kind, content: HashableContent): string {
+  const canonical = canonicalJson({
+    kind,
+    type: content.type ?? null,
+    data: content.data,
+    binaryData: content.binaryData,
+  });
+  const digest = createHash('sha256')
+    .update(CONTENT_HASH_DOMAIN)
+    .update('\n')
+    .update(canonical)
+    .digest('hex');
+  return `sha256:${digest}`;
+}

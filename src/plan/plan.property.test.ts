@@ -1,0 +1,595 @@
+/**
+ * Property tests of plan() over arbitrary worlds: random namespaces, random objects owned by this
+ * source, by another source or by nobody, random push rules and pull targets. A tiny in-memory
+ * API server applies the planned writes, so convergence is checked against what the writes do.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { mirrorClaim, owned, reflector, replicator } from '../rules/markers.ts';
+import type {
+  Dialect,
+  Kind,
+  NamespaceFilter,
+  NamespaceInfo,
+  PullConsent,
+  PullRequest,
+  PushRule,
+} from '../rules/model.ts';
+import { contentHash } from './hash.ts';
+import type { ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
+import { plan } from './plan.ts';
+import { renderMirror, renderPullPatch } from './render.ts';
+
+const SOURCE_NS = 'platform';
+const SOURCE_NAME = 'db';
+const SOURCE_UID = 'uid-source';
+const OPT_OUT = 'nsync.dev/opt-out';
+const NAMESPACES = [SOURCE_NS, 'a', 'b', 'c', 'kube-system'] as const;
+/** Namespaces objects may sit in; `gone` is never among the snapshot's namespaces. */
+const OBJECT_NAMESPACES = [...NAMESPACES, 'gone'] as const;
+const NAMES = [SOURCE_NAME, 'copy', 'other'] as const;
+const DIALECTS: readonly Dialect[] = ['native', 'reflector', 'replicator', 'kubed'];
+const KEYS = ['a', 'b', 'tls.crt', 'toString'] as const;
+/** Every data value starts with this, so messages can be checked for leaks. */
+const VALUE_MARK = 'v4lue-';
+
+/** The world the fake API server holds: objects by location, and pull requests by uid. */
+interface World {
+  readonly kind: Kind;
+  readonly source: SourceState | undefined;
+  readonly namespaces: readonly NamespaceInfo[];
+  readonly objects: ReadonlyMap<string, ObjectMeta>;
+  readonly requests: ReadonlyMap<string, PullRequest>;
+  readonly excluded: ReadonlySet<string>;
+  readonly mayPush: boolean;
+  readonly dialects: ReadonlySet<Dialect>;
+  readonly now: string;
+}
+
+function at(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+// ---------------------------------------------------------------- arbitraries
+
+const labelsArb = fc.record(
+  { env: fc.constantFrom('prod', 'dev'), [OPT_OUT]: fc.constantFrom('true', 'false') },
+  { requiredKeys: [] },
+);
+
+/** Each namespace is known to the snapshot four times out of five; one in ten is terminating. */
+const namespacesArb: fc.Arbitrary<NamespaceInfo[]> = fc
+  .tuple(
+    ...NAMESPACES.map((name) =>
+      fc.option(
+        fc.record({
+          name: fc.constant(name),
+          labels: labelsArb,
+          terminating: fc.integer({ min: 0, max: 9 }).map((roll) => roll === 0),
+        }),
+        { nil: undefined, freq: 5 },
+      ),
+    ),
+  )
+  .map((list) => list.filter((namespace) => namespace !== undefined));
+
+const leafFilterArb: fc.Arbitrary<NamespaceFilter> = fc.oneof(
+  fc.constant<NamespaceFilter>({ op: 'all' }),
+  fc.constant<NamespaceFilter>({ op: 'none' }),
+  fc.subarray([...OBJECT_NAMESPACES], { minLength: 1 }).map((names): NamespaceFilter => ({
+    op: 'names',
+    patterns: names.map((text) => ({ text, test: (name: string) => name === text })),
+  })),
+  fc.constantFrom('prod', 'dev').map((env): NamespaceFilter => ({
+    op: 'selector',
+    selector: { text: `env=${env}`, requirements: [{ key: 'env', op: 'in', values: [env] }] },
+  })),
+);
+
+const filterArb: fc.Arbitrary<NamespaceFilter> = fc.oneof(
+  { weight: 3, arbitrary: leafFilterArb },
+  fc.array(leafFilterArb, { maxLength: 2 }).map((of): NamespaceFilter => ({ op: 'and', of })),
+  fc.array(leafFilterArb, { maxLength: 2 }).map((of): NamespaceFilter => ({ op: 'or', of })),
+  leafFilterArb.map((of): NamespaceFilter => ({ op: 'not', of })),
+);
+
+const keysArb = fc.option(fc.subarray([...KEYS]), { nil: undefined });
+
+const pushRuleArb: fc.Arbitrary<PushRule> = fc.record({
+  dialect: fc.constantFrom(...DIALECTS),
+  targets: filterArb,
+  targetName: fc.constantFrom(...NAMES),
+  copy: fc.record({
+    labels: fc.boolean(),
+    annotations: fc.boolean(),
+    ownerReferences: fc.boolean(),
+    keys: keysArb,
+  }),
+});
+
+const consentArb: fc.Arbitrary<PullConsent> = fc.record({
+  dialect: fc.constantFrom(...DIALECTS),
+  namespaces: filterArb,
+});
+
+const dataArb = fc.dictionary(
+  fc.constantFrom(...KEYS),
+  fc.string({ maxLength: 4 }).map((value) => `${VALUE_MARK}${value}`),
+  { maxKeys: 4 },
+);
+
+const sourceArb = (kind: Kind): fc.Arbitrary<SourceState> =>
+  fc
+    .record({
+      type: fc.oneof(
+        { weight: 9, arbitrary: fc.constantFrom('Opaque', 'kubernetes.io/tls') },
+        { weight: 1, arbitrary: fc.constant('helm.sh/release.v1') },
+      ),
+      data: dataArb,
+      binaryData: dataArb,
+      resourceVersion: fc.integer({ min: 1, max: 99 }),
+      labels: fc.record(
+        { app: fc.constant('db'), 'app.kubernetes.io/instance': fc.constant('argo') },
+        { requiredKeys: [] },
+      ),
+      annotations: fc.record(
+        { note: fc.constant('hi'), [reflector.allowed]: fc.constant('true') },
+        { requiredKeys: [] },
+      ),
+      selfClaim: fc.boolean(),
+      owners: fc.boolean(),
+      push: fc.array(pushRuleArb, { maxLength: 3 }),
+      consent: fc.array(consentArb, { maxLength: 3 }),
+    })
+    .map((spec): SourceState => {
+      // A ConfigMap key lives in data or binaryData, never both.
+      const binaryData = Object.fromEntries(
+        Object.entries(spec.binaryData).filter(([key]) => !Object.hasOwn(spec.data, key)),
+      );
+      const claim = spec.selfClaim
+        ? {
+            labels: { [owned.managedByLabel]: owned.managedByValue },
+            annotations: { [owned.source]: at(SOURCE_NS, SOURCE_NAME) },
+          }
+        : { labels: {}, annotations: {} };
+      return {
+        meta: {
+          kind,
+          namespace: SOURCE_NS,
+          name: SOURCE_NAME,
+          uid: SOURCE_UID,
+          resourceVersion: String(spec.resourceVersion),
+          labels: { ...spec.labels, ...claim.labels },
+          annotations: { ...spec.annotations, ...claim.annotations },
+          ownerReferences: spec.owners
+            ? [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'parent', uid: 'uid-parent' }]
+            : [],
+          contentForeign: false,
+          deleting: false,
+        },
+        content:
+          kind === 'Secret'
+            ? { type: spec.type, data: spec.data, binaryData: {} }
+            : { type: undefined, data: spec.data, binaryData },
+        spec: { push: spec.push, consent: spec.consent, problems: [], unsupported: [] },
+      };
+    });
+
+/** Who an object belongs to; a `puller` is an unowned object asking to be filled. */
+type Owner = 'mine' | 'mine-reflector' | 'other' | 'unowned' | 'puller';
+
+interface ObjectSpec {
+  readonly namespace: string;
+  readonly name: string;
+  readonly owner: Owner;
+  readonly hash: 'none' | 'old' | 'current';
+  readonly foreign: boolean;
+  readonly deleting: boolean;
+  readonly extra: Readonly<Record<string, string>>;
+  readonly copied: string | undefined;
+  readonly reflectedVersion: string | undefined;
+  readonly pull: {
+    readonly dialect: Dialect;
+    readonly source: 'this' | 'elsewhere';
+    readonly keys: readonly string[] | undefined;
+  };
+  /** Whether an object of another owner kind also carries a pull annotation. */
+  readonly alsoPulls: boolean;
+}
+
+const objectSpecArb: fc.Arbitrary<ObjectSpec> = fc.record({
+  namespace: fc.constantFrom(...OBJECT_NAMESPACES),
+  name: fc.constantFrom(...NAMES),
+  owner: fc.constantFrom<Owner>('mine', 'mine', 'mine-reflector', 'other', 'unowned', 'puller', 'puller'),
+  hash: fc.constantFrom('none', 'old', 'current'),
+  foreign: fc.integer({ min: 0, max: 9 }).map((roll) => roll < 2),
+  deleting: fc.integer({ min: 0, max: 99 }).map((roll) => roll < 15),
+  extra: fc.record(
+    { team: fc.constant('x'), [owned.managedByLabel]: fc.constant('helm') },
+    { requiredKeys: [] },
+  ),
+  copied: fc.option(fc.constantFrom('a', 'a,b', 'gone,tls.crt', ''), { nil: undefined }),
+  reflectedVersion: fc.option(fc.constantFrom('', '1'), { nil: undefined }),
+  pull: fc.record({
+    dialect: fc.constantFrom(...DIALECTS),
+    source: fc
+      .integer({ min: 0, max: 9 })
+      .map((roll): 'this' | 'elsewhere' => (roll === 0 ? 'elsewhere' : 'this')),
+    keys: keysArb,
+  }),
+  alsoPulls: fc.integer({ min: 0, max: 9 }).map((roll) => roll < 2),
+});
+
+/** Markers that make an object claim a source (or nothing), by owner kind. */
+function ownerMarkers(owner: Owner): { labels: Record<string, string>; annotations: Record<string, string> } {
+  switch (owner) {
+    case 'mine':
+      return {
+        labels: { [owned.managedByLabel]: owned.managedByValue },
+        annotations: { [owned.source]: at(SOURCE_NS, SOURCE_NAME) },
+      };
+    case 'mine-reflector':
+      return {
+        labels: {},
+        annotations: { [reflector.reflects]: at(SOURCE_NS, SOURCE_NAME), [reflector.autoReflects]: 'True' },
+      };
+    case 'other':
+      return {
+        labels: { [owned.managedByLabel]: owned.managedByValue },
+        annotations: { [owned.source]: 'elsewhere/db' },
+      };
+    case 'unowned':
+    case 'puller':
+      return { labels: {}, annotations: {} };
+  }
+}
+
+/** The labels and annotations nsync would have written here for this source, for `current` objects. */
+function writtenMarkers(
+  source: SourceState | undefined,
+  spec: ObjectSpec,
+  request: PullRequest | undefined,
+): { labels: Record<string, string>; annotations: Record<string, string> } {
+  if (source === undefined || spec.hash !== 'current') return { labels: {}, annotations: {} };
+  const rule = source.spec.push.find((candidate) => candidate.targetName === spec.name);
+  const now = '2020-01-01T00:00:00Z';
+  if ((spec.owner === 'mine' || spec.owner === 'mine-reflector') && rule !== undefined) {
+    const { body } = renderMirror({ source, rule, namespace: spec.namespace, existing: undefined, now });
+    return { labels: body.metadata.labels, annotations: body.metadata.annotations };
+  }
+  if (request !== undefined) {
+    const target: PullTarget = {
+      meta: { ...source.meta, namespace: spec.namespace, name: spec.name },
+      request,
+    };
+    return { labels: {}, annotations: renderPullPatch({ source, target, now }).patch.metadata.annotations };
+  }
+  return { labels: {}, annotations: { [owned.contentHash]: contentHash(source.meta.kind, source.content) } };
+}
+
+function buildObject(
+  kind: Kind,
+  source: SourceState | undefined,
+  spec: ObjectSpec,
+  index: number,
+  request: PullRequest | undefined,
+): ObjectMeta {
+  const markers = ownerMarkers(spec.owner);
+  const written = writtenMarkers(source, spec, request);
+  const annotations: Record<string, string> = {
+    ...markers.annotations,
+    ...(spec.hash === 'old' ? { [owned.contentHash]: 'sha256:old' } : {}),
+    ...(spec.copied === undefined
+      ? {}
+      : { [owned.copiedKeys]: spec.copied, [replicator.replicatedKeys]: spec.copied }),
+    ...written.annotations,
+    ...(spec.reflectedVersion === undefined ? {} : { [reflector.reflectedVersion]: spec.reflectedVersion }),
+  };
+  return {
+    kind,
+    namespace: spec.namespace,
+    name: spec.name,
+    uid: `uid-${index}`,
+    resourceVersion: '1',
+    labels: { ...spec.extra, ...markers.labels, ...written.labels },
+    annotations,
+    ownerReferences: [],
+    contentForeign: spec.foreign,
+    deleting: spec.deleting,
+  };
+}
+
+/** The pull request an object spec asks for, if any. */
+function requestOf(spec: ObjectSpec): PullRequest | undefined {
+  if (spec.owner !== 'puller' && !spec.alsoPulls) return undefined;
+  return {
+    dialect: spec.pull.dialect,
+    source:
+      spec.pull.source === 'this'
+        ? { namespace: SOURCE_NS, name: SOURCE_NAME }
+        : { namespace: 'elsewhere', name: 'db' },
+    keys: spec.pull.keys,
+  };
+}
+
+const worldArb: fc.Arbitrary<World> = fc.constantFrom<Kind>('Secret', 'ConfigMap').chain((kind) =>
+  fc
+    .record({
+      source: fc.option(sourceArb(kind), { nil: undefined, freq: 5 }),
+      namespaces: namespacesArb,
+      specs: fc.uniqueArray(objectSpecArb, {
+        maxLength: 10,
+        selector: (spec) => at(spec.namespace, spec.name),
+      }),
+      excluded: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(['kube-system']) },
+        { weight: 1, arbitrary: fc.subarray(['kube-system', 'a', SOURCE_NS]) },
+      ),
+      mayPush: fc.integer({ min: 0, max: 99 }).map((roll) => roll < 85),
+      dialects: fc.oneof(
+        { weight: 4, arbitrary: fc.constant([...DIALECTS]) },
+        { weight: 1, arbitrary: fc.subarray([...DIALECTS], { minLength: 1 }) },
+      ),
+      sourceIsPullTarget: fc.integer({ min: 0, max: 9 }).map((roll) => roll === 0),
+    })
+    .map((spec): World => {
+      const objects = new Map<string, ObjectMeta>();
+      const requests = new Map<string, PullRequest>();
+      if (spec.source !== undefined) objects.set(at(SOURCE_NS, SOURCE_NAME), spec.source.meta);
+      spec.specs.forEach((objectSpec, index) => {
+        const key = at(objectSpec.namespace, objectSpec.name);
+        if (key === at(SOURCE_NS, SOURCE_NAME)) return;
+        const request = requestOf(objectSpec);
+        const object = buildObject(kind, spec.source, objectSpec, index, request);
+        objects.set(key, object);
+        if (request !== undefined) requests.set(object.uid, request);
+      });
+      if (spec.source !== undefined && spec.sourceIsPullTarget) {
+        requests.set(SOURCE_UID, {
+          dialect: 'native',
+          source: { namespace: SOURCE_NS, name: SOURCE_NAME },
+          keys: undefined,
+        });
+      }
+      return {
+        kind,
+        source: spec.source,
+        namespaces: spec.namespaces,
+        objects,
+        requests,
+        excluded: new Set(spec.excluded),
+        mayPush: spec.mayPush,
+        dialects: new Set(spec.dialects),
+        now: '2026-01-02T03:04:05Z',
+      };
+    }),
+);
+
+// ---------------------------------------------------------------- snapshot and simulator
+
+function claimsSource(object: ObjectMeta): boolean {
+  const claim = mirrorClaim(object.kind, object.labels, object.annotations);
+  return claim?.sourceNamespace === SOURCE_NS && claim.sourceName === SOURCE_NAME;
+}
+
+function isSource(world: World, object: ObjectMeta): boolean {
+  return (
+    object.uid === SOURCE_UID ||
+    (object.namespace === SOURCE_NS && object.name === SOURCE_NAME && world.source !== undefined)
+  );
+}
+
+/** The snapshot a consistent cache would give for this world, in the given input order. */
+function snapshotOf(
+  world: World,
+  order: (list: readonly unknown[]) => number[] = (list) => list.map((_, i) => i),
+): Snapshot {
+  const objects = [...world.objects.values()];
+  const reorder = <T>(list: readonly T[]): T[] => order(list).map((index) => list[index] as T);
+  const pullTargets: PullTarget[] = objects.flatMap((meta) => {
+    const request = world.requests.get(meta.uid);
+    return request === undefined ? [] : [{ meta, request }];
+  });
+  return {
+    key: { kind: world.kind, namespace: SOURCE_NS, name: SOURCE_NAME },
+    source: world.source,
+    namespaces: reorder(world.namespaces),
+    lookup: (namespace, name) => world.objects.get(at(namespace, name)),
+    mirrors: reorder(objects.filter(claimsSource)),
+    pullTargets: reorder(pullTargets),
+    guardrails: {
+      isExcluded: (namespace) => world.excluded.has(namespace),
+      mayPushFrom: () => world.mayPush,
+      optOutLabel: OPT_OUT,
+      dialects: world.dialects,
+    },
+    now: world.now,
+  };
+}
+
+let counter = 0;
+
+/** Asserts that an op may touch what it targets, the way the API server and nsync's rules would. */
+function checkAllowed(world: World, op: WriteOp): void {
+  const existing = world.objects.get(at(op.target.namespace, op.target.name));
+  const namespace = world.namespaces.find((candidate) => candidate.name === op.target.namespace);
+  assert.notEqual(at(op.target.namespace, op.target.name), at(SOURCE_NS, SOURCE_NAME), 'never the source');
+  assert.ok(!world.excluded.has(op.target.namespace), 'never in an excluded namespace');
+  assert.ok(namespace !== undefined && !namespace.terminating, 'only in a known, live namespace');
+  assert.ok(existing?.deleting !== true, 'never on an object already being deleted');
+  switch (op.verb) {
+    case 'create':
+    case 'replace':
+      assert.ok(op.verb === 'replace' || existing === undefined, 'create only where nothing is');
+      assert.notEqual(namespace.labels[OPT_OUT], 'true', 'never push into an opted-out namespace');
+      assert.notEqual(namespace.name, SOURCE_NS, "never push into the source's namespace");
+      assert.ok(world.mayPush && !world.excluded.has(SOURCE_NS), 'push only from an allowed namespace');
+      if (op.verb === 'create') return;
+      assert.ok(existing !== undefined && existing.uid === op.uid, 'replace hits the planned object');
+      assert.ok(claimsSource(existing) && !isSource(world, existing), 'replace only a mirror of this source');
+      return;
+    case 'delete':
+      assert.ok(existing !== undefined && existing.uid === op.uid, 'delete hits the planned object');
+      assert.ok(claimsSource(existing), 'delete only a mirror of this source');
+      assert.ok(!isSource(world, existing), 'never delete the source');
+      return;
+    case 'patch': {
+      assert.ok(existing !== undefined, 'patch an existing target');
+      const request = world.requests.get(existing.uid);
+      assert.ok(
+        request?.source.namespace === SOURCE_NS && request.source.name === SOURCE_NAME,
+        'patch a pull target',
+      );
+      const claim = mirrorClaim(existing.kind, existing.labels, existing.annotations);
+      assert.equal(claim, undefined, 'never patch a pushed mirror');
+      assert.ok(!isSource(world, existing), 'never patch the source');
+      return;
+    }
+  }
+}
+
+/**
+ * The same world a while later, after an edit of the source that changed nothing copied: a new
+ * resourceVersion and a new time, which only volatile markers reflect.
+ */
+function later(world: World): World {
+  const source = world.source;
+  if (source === undefined) return { ...world, now: '2031-01-01T00:00:00Z' };
+  const meta = { ...source.meta, resourceVersion: `${source.meta.resourceVersion}0` };
+  const objects = new Map(world.objects);
+  objects.set(at(SOURCE_NS, SOURCE_NAME), meta);
+  return { ...world, source: { ...source, meta }, objects, now: '2031-01-01T00:00:00Z' };
+}
+
+/** Applies one op to the object map as the API server would, preconditions included. */
+function apply(world: World, objects: Map<string, ObjectMeta>, op: WriteOp): void {
+  checkAllowed(world, op);
+  const key = at(op.target.namespace, op.target.name);
+  const existing = objects.get(key);
+  const resourceVersion = `rv-${++counter}`;
+  switch (op.verb) {
+    case 'create':
+    case 'replace': {
+      if (op.verb === 'replace') assert.equal(op.body.metadata.resourceVersion, existing?.resourceVersion);
+      objects.set(key, {
+        kind: op.body.kind,
+        namespace: op.body.metadata.namespace,
+        name: op.body.metadata.name,
+        uid: existing?.uid ?? `uid-new-${counter}`,
+        resourceVersion,
+        labels: op.body.metadata.labels,
+        annotations: op.body.metadata.annotations,
+        ownerReferences: op.body.metadata.ownerReferences ?? [],
+        contentForeign: false,
+        deleting: false,
+      });
+      return;
+    }
+    case 'patch': {
+      assert.ok(existing !== undefined);
+      assert.equal(op.patch.metadata.resourceVersion, existing.resourceVersion);
+      const binaryData = op.patch.binaryData ?? {};
+      for (const [dataKey, value] of Object.entries(op.patch.data)) {
+        const both = typeof value === 'string' && typeof binaryData[dataKey] === 'string';
+        assert.ok(!both, 'a key is never written to data and binaryData at once');
+      }
+      objects.set(key, {
+        ...existing,
+        resourceVersion,
+        annotations: { ...existing.annotations, ...op.patch.metadata.annotations },
+        contentForeign: false,
+      });
+      return;
+    }
+    case 'delete':
+      assert.equal(op.resourceVersion, existing?.resourceVersion);
+      objects.delete(key);
+      return;
+  }
+}
+
+function applyAll(world: World, result: Plan): World {
+  const objects = new Map(world.objects);
+  for (const op of result.ops) apply(world, objects, op);
+  return { ...world, objects };
+}
+
+/** Target names the source's rules ask for, computed independently of plan(). */
+function expectedTargetNames(world: World): Set<string> {
+  const source = world.source;
+  if (source === undefined) return new Set();
+  if (world.kind === 'Secret' && source.content.type === 'helm.sh/release.v1') return new Set();
+  return new Set(
+    source.spec.push.filter((rule) => world.dialects.has(rule.dialect)).map((rule) => rule.targetName),
+  );
+}
+
+const RUNS = { numRuns: 400 };
+
+void describe('plan properties', () => {
+  void it('converges: applying the planned ops and planning again yields no ops', () => {
+    fc.assert(
+      fc.property(worldArb, (world) => {
+        const first = plan(snapshotOf(world));
+        const after = applyAll(world, first);
+        const second = plan(snapshotOf(after));
+        assert.deepEqual(second.ops, [], JSON.stringify(second.decisions, null, 1));
+        assert.deepEqual(
+          plan(snapshotOf(later(after))).ops,
+          [],
+          'volatile markers alone never cause a write',
+        );
+      }),
+      RUNS,
+    );
+  });
+
+  void it('never targets an unowned object, another source’s mirror or the source; one op per object', () => {
+    fc.assert(
+      fc.property(worldArb, (world) => {
+        const result = plan(snapshotOf(world));
+        const targets = result.ops.map((op) => at(op.target.namespace, op.target.name));
+        assert.equal(new Set(targets).size, targets.length, 'at most one op per object');
+        for (const op of result.ops) checkAllowed(world, op);
+      }),
+      RUNS,
+    );
+  });
+
+  void it('gives every namespace exactly one push decision per target name, and no duplicates', () => {
+    fc.assert(
+      fc.property(worldArb, (world) => {
+        const result = plan(snapshotOf(world));
+        const keys = result.decisions.map((d) => `${d.mode} ${at(d.namespace, d.name)}`);
+        assert.equal(new Set(keys).size, keys.length, 'one decision per mode and location');
+        for (const namespace of world.namespaces) {
+          for (const name of expectedTargetNames(world)) {
+            const found = result.decisions.filter(
+              (d) => d.mode === 'push' && d.namespace === namespace.name && d.name === name,
+            );
+            assert.equal(found.length, 1, `${namespace.name}/${name}`);
+          }
+        }
+        for (const d of result.decisions) assert.ok(!d.message.includes(VALUE_MARK), d.message);
+      }),
+      RUNS,
+    );
+  });
+
+  void it('is deterministic and independent of input order', () => {
+    fc.assert(
+      fc.property(worldArb, fc.integer({ min: 0, max: 1000 }), (world, seed) => {
+        const result = plan(snapshotOf(world));
+        assert.deepEqual(plan(snapshotOf(world)), result);
+        const shuffle = (list: readonly unknown[]): number[] =>
+          list
+            .map((_, index) => ({ index, rank: (index * 7919 + seed * 104729) % 1009 }))
+            .sort((a, b) => a.rank - b.rank || a.index - b.index)
+            .map(({ index }) => index);
+        assert.deepEqual(plan(snapshotOf(world, shuffle)), result);
+      }),
+      RUNS,
+    );
+  });
+});

@@ -1,0 +1,484 @@
+/**
+ * plan(snapshot): the whole of nsync's judgement for one source, as a pure function. It says, for
+ * every namespace and target, what should be true and why, and lists the writes that make it
+ * true. Reconcile only gathers the snapshot and carries out the writes, so everything that could
+ * delete or overwrite the wrong object is decided here, where property tests can reach it.
+ *
+ * Pure and deterministic: no I/O, no clock, output sorted by namespace and name.
+ */
+import { evaluateFilter } from '../rules/filter.ts';
+import { mirrorClaim, NEVER_MIRRORED_SECRET_TYPES } from '../rules/markers.ts';
+import type { Dialect, NamespaceInfo, ObjectKey, PushRule } from '../rules/model.ts';
+import type { Decision, ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
+import {
+  compareText,
+  formatRef,
+  mirrorStaleness,
+  ownValue,
+  pullStaleness,
+  renderMirror,
+  renderPullPatch,
+} from './render.ts';
+
+/** One decision and the write, if any, that makes it true. */
+interface Entry {
+  readonly decision: Decision;
+  readonly op?: WriteOp;
+}
+
+/**
+ * Precedence of dialects when several push rules want the same mirror name: nsync's own rules
+ * first, then the dialects in the order they were adopted.
+ */
+export const DIALECT_PRECEDENCE: readonly Dialect[] = ['native', 'reflector', 'replicator', 'kubed'];
+
+/** Sort key of a dialect in DIALECT_PRECEDENCE. */
+function dialectRank(dialect: Dialect): number {
+  return DIALECT_PRECEDENCE.indexOf(dialect);
+}
+
+/** `namespace\0name`: a map key no object name can forge. */
+function locationKey(namespace: string, name: string): string {
+  return `${namespace}\u0000${name}`;
+}
+
+/** Orders by namespace, then name, then uid, so that input order never shows in the output. */
+function compareObjects(a: ObjectMeta, b: ObjectMeta): number {
+  return compareText(a.namespace, b.namespace) || compareText(a.name, b.name) || compareText(a.uid, b.uid);
+}
+
+/** Push before pull, then by namespace and name: the order decisions and ops come out in. */
+function compareEntries(a: Entry, b: Entry): number {
+  const mode = a.decision.mode === b.decision.mode ? 0 : a.decision.mode === 'push' ? -1 : 1;
+  return (
+    mode ||
+    compareText(a.decision.namespace, b.decision.namespace) ||
+    compareText(a.decision.name, b.decision.name)
+  );
+}
+
+/** `Secret ns/name`, how messages name an object. */
+function describe(key: ObjectKey): string {
+  return `${key.kind} ${formatRef(key.namespace, key.name)}`;
+}
+
+/** Namespaces by name, sorted; the first of duplicate names wins. */
+function indexNamespaces(namespaces: readonly NamespaceInfo[]): Map<string, NamespaceInfo> {
+  const byName = new Map<string, NamespaceInfo>();
+  for (const namespace of namespaces) if (!byName.has(namespace.name)) byName.set(namespace.name, namespace);
+  return new Map([...byName].sort(([a], [b]) => compareText(a, b)));
+}
+
+/** Whether a Secret type may never be a source or a mirror (Helm release records). */
+function isNeverMirrored(source: SourceState): boolean {
+  return (
+    source.meta.kind === 'Secret' &&
+    source.content.type !== undefined &&
+    NEVER_MIRRORED_SECRET_TYPES.has(source.content.type)
+  );
+}
+
+/**
+ * The push rules in force, one per target name: rules of disabled dialects are dropped, and when
+ * several rules want the same name the first in DIALECT_PRECEDENCE (then in the source's order)
+ * wins. Sorted by target name.
+ */
+export function effectivePushRules(snapshot: Snapshot): PushRule[] {
+  const source = snapshot.source;
+  if (source === undefined || isNeverMirrored(source)) return [];
+  const enabled = source.spec.push.filter((rule) => snapshot.guardrails.dialects.has(rule.dialect));
+  const ranked = [...enabled].sort((a, b) => dialectRank(a.dialect) - dialectRank(b.dialect));
+  const byName = new Map<string, PushRule>();
+  for (const rule of ranked) if (!byName.has(rule.targetName)) byName.set(rule.targetName, rule);
+  return [...byName.values()].sort((a, b) => compareText(a.targetName, b.targetName));
+}
+
+/** Whether an object's markers claim it as a push mirror of the snapshot's source. */
+function claimsThisSource(snapshot: Snapshot, object: ObjectMeta): boolean {
+  const claim = mirrorClaim(object.kind, object.labels, object.annotations);
+  return (
+    claim !== undefined &&
+    claim.sourceNamespace === snapshot.key.namespace &&
+    claim.sourceName === snapshot.key.name
+  );
+}
+
+/** Whether an object is the source itself (by location or by uid), which is never a target. */
+function isTheSource(snapshot: Snapshot, object: ObjectMeta): boolean {
+  const sameLocation =
+    object.kind === snapshot.key.kind &&
+    object.namespace === snapshot.key.namespace &&
+    object.name === snapshot.key.name;
+  return sameLocation || (snapshot.source !== undefined && object.uid === snapshot.source.meta.uid);
+}
+
+/** Everything the push side needs for one source that exists. */
+interface PushContext {
+  readonly snapshot: Snapshot;
+  readonly source: SourceState;
+}
+
+/** A push decision, and whether the location is one the source wants a mirror at. */
+interface PushOutcome extends Entry {
+  /** True when every guard passed: a mirror of this source belongs here (not an orphan). */
+  readonly desired: boolean;
+}
+
+/** Builds a push decision for namespace/name. */
+function pushDecision(namespace: string, name: string, code: Decision['code'], message: string): Decision {
+  return { namespace, name, mode: 'push', code, message };
+}
+
+/**
+ * The guards before any object is looked at, in the documented order. Returns the skip decision,
+ * or undefined when the rule does want a mirror in this namespace.
+ */
+function pushGuard(context: PushContext, namespace: NamespaceInfo, rule: PushRule): Decision | undefined {
+  const { snapshot } = context;
+  const { guardrails } = snapshot;
+  const sourceNamespace = snapshot.key.namespace;
+  const at = (code: Decision['code'], message: string): Decision =>
+    pushDecision(namespace.name, rule.targetName, code, message);
+  if (namespace.name === sourceNamespace) {
+    return at('source-namespace', "The source's own namespace never gets a pushed mirror.");
+  }
+  if (guardrails.isExcluded(namespace.name)) {
+    return at(
+      'excluded',
+      `Namespace ${namespace.name} is excluded by the operator; nsync never writes there.`,
+    );
+  }
+  if (guardrails.isExcluded(sourceNamespace)) {
+    return at('source-not-allowed', `The source's namespace ${sourceNamespace} is excluded by the operator.`);
+  }
+  if (!guardrails.mayPushFrom(sourceNamespace)) {
+    return at('source-not-allowed', `Namespace ${sourceNamespace} is not allowed to host push sources.`);
+  }
+  if (ownValue(namespace.labels, guardrails.optOutLabel) === 'true') {
+    return at(
+      'opted-out',
+      `Namespace ${namespace.name} opts out of pushed mirrors (label ${guardrails.optOutLabel}).`,
+    );
+  }
+  const verdict = evaluateFilter(rule.targets, namespace);
+  if (!verdict.match) {
+    return at(
+      'not-selected',
+      `The ${rule.dialect} push rule does not select this namespace: ${verdict.why}.`,
+    );
+  }
+  if (namespace.terminating) {
+    return at('terminating', `Namespace ${namespace.name} is being deleted; no mirror is written there.`);
+  }
+  return undefined;
+}
+
+/** The decision for a location the rule wants, given what already sits there. */
+function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: PushRule): Entry {
+  const { snapshot, source } = context;
+  const target: ObjectKey = { kind: snapshot.key.kind, namespace: namespace.name, name: rule.targetName };
+  const sourceName = formatRef(snapshot.key.namespace, snapshot.key.name);
+  const at = (code: Decision['code'], message: string): Decision =>
+    pushDecision(namespace.name, rule.targetName, code, message);
+  const existing = snapshot.lookup(namespace.name, rule.targetName);
+  if (existing === undefined) {
+    const { body } = renderMirror({ source, rule, namespace: namespace.name, existing, now: snapshot.now });
+    return {
+      decision: at(
+        'create',
+        `Creates ${describe(target)} as a mirror of ${sourceName} (${rule.dialect} rule).`,
+      ),
+      op: { verb: 'create', target, body },
+    };
+  }
+  if (existing.deleting) {
+    return {
+      decision: at(
+        'terminating',
+        `${describe(target)} is being deleted; the mirror is written once it is gone.`,
+      ),
+    };
+  }
+  if (!claimsThisSource(snapshot, existing)) return conflict(snapshot, existing, target);
+  const rendered = renderMirror({ source, rule, namespace: namespace.name, existing, now: snapshot.now });
+  const stale = mirrorStaleness(rendered, existing);
+  if (stale === undefined) {
+    return { decision: at('in-sync', `The mirror of ${sourceName} is up to date.`) };
+  }
+  return {
+    decision: at('update', `Updates the mirror of ${sourceName}: ${stale}.`),
+    op: { verb: 'replace', target, body: rendered.body, uid: existing.uid },
+  };
+}
+
+/** The decision for an object in the way that this source does not own: it is never touched. */
+function conflict(snapshot: Snapshot, existing: ObjectMeta, target: ObjectKey): Entry {
+  const claim = mirrorClaim(existing.kind, existing.labels, existing.annotations);
+  if (claim === undefined) {
+    return {
+      decision: pushDecision(
+        target.namespace,
+        target.name,
+        'conflict-unowned',
+        `${describe(target)} already exists and is not managed by nsync; it is left untouched.`,
+      ),
+    };
+  }
+  const other = formatRef(claim.sourceNamespace, claim.sourceName);
+  return {
+    decision: pushDecision(
+      target.namespace,
+      target.name,
+      'conflict-other-source',
+      `${describe(target)} is a mirror of ${other}, not of ${formatRef(snapshot.key.namespace, snapshot.key.name)}; it is left untouched.`,
+    ),
+  };
+}
+
+/** One push decision for one namespace and one rule. */
+function decidePush(context: PushContext, namespace: NamespaceInfo, rule: PushRule): PushOutcome {
+  const skipped = pushGuard(context, namespace, rule);
+  if (skipped !== undefined) return { decision: skipped, desired: false };
+  return { ...pushAtTarget(context, namespace, rule), desired: true };
+}
+
+/** Push decisions for every namespace and every target name, keyed by location. */
+function planPushTargets(
+  snapshot: Snapshot,
+  namespaces: Map<string, NamespaceInfo>,
+): Map<string, PushOutcome> {
+  const outcomes = new Map<string, PushOutcome>();
+  const source = snapshot.source;
+  if (source === undefined) return outcomes;
+  const context: PushContext = { snapshot, source };
+  const rules = effectivePushRules(snapshot);
+  for (const namespace of namespaces.values()) {
+    for (const rule of rules) {
+      outcomes.set(locationKey(namespace.name, rule.targetName), decidePush(context, namespace, rule));
+    }
+  }
+  return outcomes;
+}
+
+/** The mirrors that claim this source, de-duplicated and sorted; never the source itself. */
+function claimedMirrors(snapshot: Snapshot): ObjectMeta[] {
+  const seen = new Set<string>();
+  return [...snapshot.mirrors]
+    .filter(
+      (mirror) =>
+        mirror.kind === snapshot.key.kind &&
+        !isTheSource(snapshot, mirror) &&
+        claimsThisSource(snapshot, mirror),
+    )
+    .sort(compareObjects)
+    .filter((mirror) => {
+      const key = locationKey(mirror.namespace, mirror.name);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+}
+
+/**
+ * Why an orphan must be left alone, as a decision for explain, or undefined when it is deleted.
+ * Excluded namespaces are never touched; a namespace that is going away (or already unknown)
+ * takes its objects with it; an object already being deleted needs nothing more.
+ */
+function orphanKept(
+  snapshot: Snapshot,
+  namespaces: Map<string, NamespaceInfo>,
+  mirror: ObjectMeta,
+): Decision | undefined {
+  const namespace = namespaces.get(mirror.namespace);
+  const at = (code: Decision['code'], message: string): Decision =>
+    pushDecision(mirror.namespace, mirror.name, code, message);
+  if (snapshot.guardrails.isExcluded(mirror.namespace)) {
+    return at(
+      'excluded',
+      `Namespace ${mirror.namespace} is excluded by the operator; the stale mirror is left untouched.`,
+    );
+  }
+  if (namespace === undefined || namespace.terminating) {
+    return at('terminating', `Namespace ${mirror.namespace} is going away; the stale mirror goes with it.`);
+  }
+  if (mirror.deleting) {
+    return at('terminating', `The stale mirror ${describe(mirror)} is already being deleted.`);
+  }
+  return undefined;
+}
+
+/** The decision that deletes an orphan, keeping the reason the location stopped qualifying. */
+function orphanDeleted(snapshot: Snapshot, mirror: ObjectMeta, previous: Decision | undefined): Decision {
+  if (snapshot.source === undefined) {
+    const sourceName = formatRef(snapshot.key.namespace, snapshot.key.name);
+    return pushDecision(
+      mirror.namespace,
+      mirror.name,
+      'source-missing',
+      `The source ${sourceName} no longer exists; its mirror is deleted.`,
+    );
+  }
+  const why = previous?.message ?? 'No push rule of the source asks for a mirror here any more.';
+  return pushDecision(mirror.namespace, mirror.name, 'delete-orphan', `${why} The stale mirror is deleted.`);
+}
+
+/**
+ * Orphans: mirrors claiming this source where no push rule wants one. They are deleted, with
+ * uid and resourceVersion preconditions so that a re-created or changed object is not hit.
+ */
+function planOrphans(
+  snapshot: Snapshot,
+  namespaces: Map<string, NamespaceInfo>,
+  outcomes: Map<string, PushOutcome>,
+): Map<string, Entry> {
+  const entries = new Map<string, Entry>(outcomes);
+  for (const mirror of claimedMirrors(snapshot)) {
+    const key = locationKey(mirror.namespace, mirror.name);
+    const outcome = outcomes.get(key);
+    if (outcome?.desired === true) continue;
+    const kept = orphanKept(snapshot, namespaces, mirror);
+    if (kept !== undefined) {
+      if (outcome === undefined) entries.set(key, { decision: kept });
+      continue;
+    }
+    const target: ObjectKey = { kind: mirror.kind, namespace: mirror.namespace, name: mirror.name };
+    entries.set(key, {
+      decision: orphanDeleted(snapshot, mirror, outcome?.decision),
+      op: { verb: 'delete', target, uid: mirror.uid, resourceVersion: mirror.resourceVersion },
+    });
+  }
+  return entries;
+}
+
+/** Builds a pull decision for a target. */
+function pullDecision(target: ObjectMeta, code: Decision['code'], message: string): Decision {
+  return { namespace: target.namespace, name: target.name, mode: 'pull', code, message };
+}
+
+/**
+ * The checks of a pull target that do not need the source's consent. Returns the skip decision,
+ * `null` when the target is silently left to the push side, or undefined when it may proceed.
+ */
+function pullGuard(snapshot: Snapshot, pull: PullTarget): Decision | null | undefined {
+  const { meta, request } = pull;
+  const sourceName = formatRef(snapshot.key.namespace, snapshot.key.name);
+  const at = (code: Decision['code'], message: string): Decision => pullDecision(meta, code, message);
+  // A push mirror of this source also carries a back-reference (reflector's `reflects`); the push
+  // side owns it, and one object must never get two writes from one plan.
+  if (claimsThisSource(snapshot, meta)) return null;
+  if (!snapshot.guardrails.dialects.has(request.dialect)) {
+    return at('dialect-disabled', `The ${request.dialect} dialect is disabled by the operator.`);
+  }
+  const names = formatRef(request.source.namespace, request.source.name);
+  if (meta.kind !== snapshot.key.kind || names !== sourceName) {
+    return at(
+      'invalid-rule',
+      `It asks to be filled from ${names}, not from ${snapshot.key.kind} ${sourceName}.`,
+    );
+  }
+  if (snapshot.source === undefined) {
+    return at('source-missing', `The source ${sourceName} does not exist; the target keeps its last data.`);
+  }
+  if (isTheSource(snapshot, meta)) return at('invalid-rule', 'An object cannot be filled from itself.');
+  if (isNeverMirrored(snapshot.source)) {
+    return at('invalid-rule', `The source ${sourceName} is of a Secret type that is never mirrored.`);
+  }
+  for (const namespace of [meta.namespace, snapshot.key.namespace]) {
+    if (snapshot.guardrails.isExcluded(namespace)) {
+      return at('excluded', `Namespace ${namespace} is excluded by the operator.`);
+    }
+  }
+  const claim = mirrorClaim(meta.kind, meta.labels, meta.annotations);
+  if (claim !== undefined) {
+    const other = formatRef(claim.sourceNamespace, claim.sourceName);
+    return at('conflict-other-source', `It is a pushed mirror of ${other}; it is left untouched.`);
+  }
+  return undefined;
+}
+
+/** The pull decision after the guards: consent, then in sync or patch. */
+function pullWithConsent(
+  snapshot: Snapshot,
+  source: SourceState,
+  pull: PullTarget,
+  namespace: NamespaceInfo,
+): Entry {
+  const { meta, request } = pull;
+  const sourceName = formatRef(snapshot.key.namespace, snapshot.key.name);
+  const at = (code: Decision['code'], message: string): Decision => pullDecision(meta, code, message);
+  if (namespace.terminating || meta.deleting) {
+    return {
+      decision: at('terminating', `${describe(meta)} or its namespace is being deleted; it is not filled.`),
+    };
+  }
+  const consents = source.spec.consent.filter((consent) => consent.dialect === request.dialect);
+  const verdicts = consents.map((consent) => evaluateFilter(consent.namespaces, namespace));
+  const granted = verdicts.find((verdict) => verdict.match);
+  if (granted === undefined) {
+    const why = verdicts.map((verdict) => verdict.why).join('; ') || `it gives no ${request.dialect} consent`;
+    return {
+      decision: at(
+        'consent-missing',
+        `The source ${sourceName} does not allow pulls into ${meta.namespace}: ${why}.`,
+      ),
+    };
+  }
+  const rendered = renderPullPatch({ source, target: pull, now: snapshot.now });
+  const stale = pullStaleness(rendered, pull);
+  if (stale === undefined) {
+    return { decision: at('in-sync', `It holds the current content of ${sourceName}.`) };
+  }
+  const target: ObjectKey = { kind: meta.kind, namespace: meta.namespace, name: meta.name };
+  return {
+    decision: at('update', `Fills it from ${sourceName} (${request.dialect}): ${stale}.`),
+    op: { verb: 'patch', target, patch: rendered.patch },
+  };
+}
+
+/** One pull decision, or undefined when the target is not this plan's to judge. */
+function decidePull(
+  snapshot: Snapshot,
+  namespaces: Map<string, NamespaceInfo>,
+  pull: PullTarget,
+): Entry | undefined {
+  const guarded = pullGuard(snapshot, pull);
+  if (guarded === null) return undefined;
+  if (guarded !== undefined) return { decision: guarded };
+  const namespace = namespaces.get(pull.meta.namespace);
+  // An unknown namespace is gone or not yet seen: nothing can be judged or written there.
+  if (snapshot.source === undefined || namespace === undefined) return undefined;
+  return pullWithConsent(snapshot, snapshot.source, pull, namespace);
+}
+
+/** Pull decisions for every distinct pull target. */
+function planPull(snapshot: Snapshot, namespaces: Map<string, NamespaceInfo>): Entry[] {
+  const seen = new Set<string>();
+  const targets = [...snapshot.pullTargets].sort((a, b) => compareObjects(a.meta, b.meta));
+  return targets.flatMap((pull) => {
+    const key = locationKey(pull.meta.namespace, pull.meta.name);
+    if (seen.has(key)) return [];
+    seen.add(key);
+    const entry = decidePull(snapshot, namespaces, pull);
+    return entry === undefined ? [] : [entry];
+  });
+}
+
+/**
+ * Plans one source: every push target in every namespace, every orphan, every pull target. Pure
+ * and deterministic; decisions and ops are sorted (push before pull, then namespace, then name),
+ * and at most one op ever names a given object. Ops only ever touch objects absent (create),
+ * claimed by this source (replace, delete) or asking to be filled from it (patch) — never the
+ * source, never an object nsync does not own.
+ */
+export function plan(snapshot: Snapshot): Plan {
+  const namespaces = indexNamespaces(snapshot.namespaces);
+  const push = planOrphans(snapshot, namespaces, planPushTargets(snapshot, namespaces));
+  const entries = [...push.values(), ...planPull(snapshot, namespaces)].sort(compareEntries);
+  const source = snapshot.source;
+  return {
+    decisions: entries.map((entry) => entry.decision),
+    ops: entries.flatMap((entry) => (entry.op === undefined ? [] : [entry.op])),
+    sourceProblems: source === undefined ? [] : [...source.spec.problems, ...source.spec.unsupported],
+    targetProblems: [],
+  };
+}

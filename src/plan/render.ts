@@ -1,0 +1,419 @@
+/**
+ * Turns a source into what its mirrors and pull targets should hold: the full body of a push
+ * mirror (written with create or replace) and the JSON merge patch of a pull target. Also says
+ * whether an existing object already matches, so unchanged mirrors cost no write.
+ *
+ * Pure: no I/O, no Kubernetes client.
+ */
+import { isNeverCopied, kubed, owned, reflector, replicator } from '../rules/markers.ts';
+import type { Dialect, Kind, PushRule } from '../rules/model.ts';
+import { canonicalJson, contentHash, type HashableContent } from './hash.ts';
+import type {
+  MirrorBody,
+  ObjectMeta,
+  OwnerReference,
+  PullPatch,
+  PullTarget,
+  SourceContent,
+  SourceState,
+} from './model.ts';
+
+type StringMap = Readonly<Record<string, string>>;
+
+/**
+ * Markers written on every write that never, by themselves, make a mirror out of date: they
+ * change with every source resourceVersion or every write time, so comparing them would turn each
+ * unrelated edit of the source (or each resync) into a write on every mirror.
+ */
+export const VOLATILE_MARKERS: ReadonlySet<string> = new Set([
+  reflector.reflectedVersion,
+  reflector.reflectedAt,
+  replicator.replicatedAt,
+  replicator.replicatedFromVersion,
+  kubed.origin,
+]);
+
+/** Whether a marker key is volatile (see VOLATILE_MARKERS). */
+export function isVolatileMarker(key: string): boolean {
+  return VOLATILE_MARKERS.has(key);
+}
+
+/**
+ * A record's own value for a key. Plain `record[key]` would return inherited members such as
+ * `toString` for keys users may legitimately choose (data keys, label keys).
+ */
+export function ownValue(record: StringMap, key: string): string | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** Code-unit order: the same on every machine, unlike localeCompare. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Sorted, de-duplicated comma list: the shape of copied-keys and replicated-keys markers. */
+export function formatKeyList(keys: Iterable<string>): string {
+  return [...new Set(keys)].sort(compareText).join(',');
+}
+
+/** Reads a comma list marker: entries trimmed, empty entries dropped; absent = empty. */
+export function parseKeyList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+}
+
+/** `<namespace>/<name>`, the reference format every dialect's back-reference uses. */
+export function formatRef(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** Keeps only the listed keys of a map (all of them when `keys` is undefined). */
+function pickKeys(map: StringMap, keys: ReadonlySet<string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(map).filter(([key]) => keys === undefined || keys.has(key)));
+}
+
+/**
+ * The source's content restricted to the keys a rule asks for. Keys the source lacks are simply
+ * absent: a rule listing a key that is not there yet copies it once it appears.
+ */
+export function selectContent(content: SourceContent, keys: readonly string[] | undefined): HashableContent {
+  const wanted = keys === undefined ? undefined : new Set(keys);
+  return {
+    type: content.type,
+    data: pickKeys(content.data, wanted),
+    binaryData: pickKeys(content.binaryData, wanted),
+  };
+}
+
+/** Every key of a content, data and binaryData together, sorted. */
+export function contentKeys(content: HashableContent): string[] {
+  return [...new Set([...Object.keys(content.data), ...Object.keys(content.binaryData)])].sort(compareText);
+}
+
+/** Later maps win; built with fromEntries so that a `__proto__` key stays an ordinary key. */
+function overlay(...layers: StringMap[]): Record<string, string> {
+  return Object.fromEntries(layers.flatMap((layer) => Object.entries(layer)));
+}
+
+/** The labels or annotations of a source that may travel to a mirror. */
+function copyable(map: StringMap): Record<string, string> {
+  return Object.fromEntries(Object.entries(map).filter(([key]) => !isNeverCopied(key)));
+}
+
+const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/**
+ * Whether a string may be a label value. Object names may be up to 253 characters, label values
+ * only 63: kubed's origin.name label is left out for longer names rather than failing the write.
+ */
+export function isValidLabelValue(value: string): boolean {
+  return LABEL_VALUE.test(value);
+}
+
+/** Labels a dialect puts on the mirrors it makes (only kubed has any). */
+function dialectLabels(dialect: Dialect, source: ObjectMeta): Record<string, string> {
+  switch (dialect) {
+    case 'native':
+    case 'reflector':
+    case 'replicator':
+      return {};
+    case 'kubed': {
+      const origin: [string, string][] = [
+        [kubed.originName, source.name],
+        [kubed.originNamespace, source.namespace],
+      ];
+      return Object.fromEntries(origin.filter(([, value]) => isValidLabelValue(value)));
+    }
+  }
+}
+
+/** What a marker needs to know about the write being rendered. */
+interface MarkerContext {
+  readonly source: ObjectMeta;
+  readonly keys: string;
+  readonly now: string;
+}
+
+/** Annotations a dialect puts on the push mirrors it makes, so its tools keep recognising them. */
+function dialectPushAnnotations(dialect: Dialect, context: MarkerContext): Record<string, string> {
+  const { source, keys, now } = context;
+  switch (dialect) {
+    case 'native':
+      return {};
+    case 'reflector':
+      return {
+        [reflector.reflects]: formatRef(source.namespace, source.name),
+        [reflector.autoReflects]: 'True',
+        [reflector.reflectedVersion]: source.resourceVersion,
+        [reflector.reflectedAt]: now,
+      };
+    case 'replicator':
+      return {
+        [replicator.replicatedAt]: now,
+        [replicator.replicatedFromVersion]: source.resourceVersion,
+        [replicator.replicatedKeys]: keys,
+      };
+    case 'kubed':
+      return {
+        [kubed.origin]: JSON.stringify({
+          apiVersion: 'v1',
+          kind: source.kind,
+          name: source.name,
+          namespace: source.namespace,
+          uid: source.uid,
+          resourceVersion: source.resourceVersion,
+        }),
+      };
+  }
+}
+
+/** Annotations a dialect writes on a pull target it fills (all volatile except the key list). */
+function dialectPullAnnotations(dialect: Dialect, context: MarkerContext): Record<string, string> {
+  const { source, keys, now } = context;
+  switch (dialect) {
+    case 'native':
+    case 'kubed':
+      return {};
+    case 'reflector':
+      return { [reflector.reflectedVersion]: source.resourceVersion, [reflector.reflectedAt]: now };
+    case 'replicator':
+      return {
+        [replicator.replicatedAt]: now,
+        [replicator.replicatedFromVersion]: source.resourceVersion,
+        [replicator.replicatedKeys]: keys,
+      };
+  }
+}
+
+/** What renderMirror() needs: one source, one rule, one target namespace and what is there now. */
+export interface MirrorInput {
+  readonly source: SourceState;
+  readonly rule: PushRule;
+  /** The target namespace. */
+  readonly namespace: string;
+  /** The mirror already at namespace/rule.targetName, when updating. */
+  readonly existing: ObjectMeta | undefined;
+  /** ISO-8601 time for the dialects' "…-at" markers. */
+  readonly now: string;
+}
+
+/** A push mirror as it should be, and the hash recorded on it. */
+export interface RenderedMirror {
+  readonly body: MirrorBody;
+  readonly hash: string;
+}
+
+/**
+ * ownerReferences of the body: the source's when the rule copies them; otherwise the existing
+ * mirror's, passed through so that a replace does not strip references someone else set.
+ */
+function mirrorOwnerReferences(input: MirrorInput): readonly OwnerReference[] | undefined {
+  if (input.rule.copy.ownerReferences) return input.source.meta.ownerReferences;
+  const kept = input.existing?.ownerReferences ?? [];
+  return kept.length > 0 ? kept : undefined;
+}
+
+/** The kind-dependent content fields of a body: Secrets have a type, ConfigMaps binaryData. */
+function contentFields(
+  kind: Kind,
+  content: HashableContent,
+): Pick<MirrorBody, 'type' | 'data' | 'binaryData'> {
+  switch (kind) {
+    case 'Secret':
+      return content.type === undefined ? { data: content.data } : { type: content.type, data: content.data };
+    case 'ConfigMap':
+      return { data: content.data, binaryData: content.binaryData };
+  }
+}
+
+/**
+ * The desired push mirror. Labels and annotations already on an existing mirror are kept (a
+ * user's annotations survive); the source's are laid over them when the rule copies them, then
+ * nsync's ownership markers and the rule dialect's markers. On updates the existing
+ * resourceVersion is included, so a concurrent change makes the write fail instead of being lost.
+ */
+export function renderMirror(input: MirrorInput): RenderedMirror {
+  const { source, rule, existing } = input;
+  const kind = source.meta.kind;
+  const content = selectContent(source.content, rule.copy.keys);
+  const hash = contentHash(kind, content);
+  const markers: MarkerContext = {
+    source: source.meta,
+    keys: formatKeyList(contentKeys(content)),
+    now: input.now,
+  };
+  const labels = overlay(
+    existing?.labels ?? {},
+    rule.copy.labels ? copyable(source.meta.labels) : {},
+    { [owned.managedByLabel]: owned.managedByValue },
+    dialectLabels(rule.dialect, source.meta),
+  );
+  const annotations = overlay(
+    existing?.annotations ?? {},
+    rule.copy.annotations ? copyable(source.meta.annotations) : {},
+    {
+      [owned.source]: formatRef(source.meta.namespace, source.meta.name),
+      [owned.sourceUid]: source.meta.uid,
+      [owned.contentHash]: hash,
+    },
+    dialectPushAnnotations(rule.dialect, markers),
+  );
+  const ownerReferences = mirrorOwnerReferences(input);
+  const body: MirrorBody = {
+    apiVersion: 'v1',
+    kind,
+    metadata: {
+      name: rule.targetName,
+      namespace: input.namespace,
+      labels,
+      annotations,
+      ...(ownerReferences === undefined ? {} : { ownerReferences }),
+      ...(existing === undefined ? {} : { resourceVersion: existing.resourceVersion }),
+    },
+    ...contentFields(kind, content),
+  };
+  return { body, hash };
+}
+
+/** The first key whose desired value the existing map lacks, ignoring volatile markers. */
+function firstDifference(desired: StringMap, existing: StringMap): string | undefined {
+  return Object.keys(desired)
+    .sort(compareText)
+    .find((key) => !isVolatileMarker(key) && ownValue(existing, key) !== ownValue(desired, key));
+}
+
+/**
+ * Reflector's documented knob: `reflected-version: ""` set by hand forces a re-sync. Honoured only
+ * when this write sets a non-empty version, otherwise the knob could never be cleared and every
+ * plan would write again.
+ */
+function forcedResync(existing: StringMap, desired: StringMap): boolean {
+  const wanted = ownValue(desired, reflector.reflectedVersion);
+  return ownValue(existing, reflector.reflectedVersion) === '' && wanted !== undefined && wanted !== '';
+}
+
+/** Why a recorded content hash does not vouch for the content, or undefined when it does. */
+function contentStaleness(hash: string, existing: ObjectMeta): string | undefined {
+  const recorded = ownValue(existing.annotations, owned.contentHash);
+  if (recorded === undefined) return 'it carries no content hash yet';
+  if (recorded !== hash) return "the source's content changed";
+  if (existing.contentForeign) return 'someone else changed its content';
+  return undefined;
+}
+
+/**
+ * Why an existing push mirror is out of date, in words, or undefined when it already matches
+ * (no write needed). Volatile markers never count; the content is judged by the recorded hash
+ * alone, since the metadata cache holds no data.
+ */
+export function mirrorStaleness(rendered: RenderedMirror, existing: ObjectMeta): string | undefined {
+  const { metadata } = rendered.body;
+  const content = contentStaleness(rendered.hash, existing);
+  if (content !== undefined) return content;
+  if (forcedResync(existing.annotations, metadata.annotations)) {
+    return 'its reflected-version marker was cleared to force a re-sync';
+  }
+  const label = firstDifference(metadata.labels, existing.labels);
+  if (label !== undefined) return `its label "${label}" is missing or differs`;
+  const annotation = firstDifference(metadata.annotations, existing.annotations);
+  if (annotation !== undefined) return `its annotation "${annotation}" is missing or differs`;
+  const wantedOwners = metadata.ownerReferences ?? [];
+  if (canonicalJson(toCanonical(wantedOwners)) !== canonicalJson(toCanonical(existing.ownerReferences))) {
+    return 'its owner references differ';
+  }
+  return undefined;
+}
+
+/** Owner references as plain JSON data, for comparison. */
+function toCanonical(
+  references: readonly OwnerReference[],
+): { [key: string]: string | boolean | undefined }[] {
+  return references.map((reference) => ({ ...reference }));
+}
+
+/** What renderPullPatch() needs: the source, the target asking for it, and the time. */
+export interface PullInput {
+  readonly source: SourceState;
+  readonly target: PullTarget;
+  /** ISO-8601 time for the dialects' "…-at" markers. */
+  readonly now: string;
+}
+
+/** A pull target's merge patch, the hash it records, and the key list it records. */
+export interface RenderedPull {
+  readonly patch: PullPatch;
+  readonly hash: string;
+  /** Sorted comma list of the keys written, as recorded in owned.copiedKeys. */
+  readonly copiedKeys: string;
+}
+
+/** Keys nsync (or replicator before it) copied into a target earlier, from its markers. */
+export function previouslyCopiedKeys(target: ObjectMeta): Set<string> {
+  return new Set([
+    ...parseKeyList(ownValue(target.annotations, owned.copiedKeys)),
+    ...parseKeyList(ownValue(target.annotations, replicator.replicatedKeys)),
+  ]);
+}
+
+/**
+ * One map of the merge patch: the values written plus `null` for every key copied earlier that
+ * this map no longer receives. A key written here is never nulled here.
+ */
+function mergeMap(written: StringMap, previous: ReadonlySet<string>): Record<string, string | null> {
+  const removed = [...previous].filter((key) => !Object.hasOwn(written, key)).sort(compareText);
+  return Object.fromEntries([
+    ...removed.map((key): [string, null] => [key, null]),
+    ...Object.entries(written),
+  ]);
+}
+
+/**
+ * The merge patch that fills a pull target: the source's (selected) keys, `null` for keys copied
+ * earlier that the source no longer gives, and the markers. Keys the target has of its own are
+ * never named, so they are kept. The target's type is never written (it is immutable, and
+ * replicator's TLS recipe pre-creates the target with its type). For ConfigMaps, a copied key that
+ * moved between data and binaryData is nulled in the map it left, or the API would reject the
+ * duplicate.
+ */
+export function renderPullPatch(input: PullInput): RenderedPull {
+  const { source, target } = input;
+  const kind = source.meta.kind;
+  const selected = selectContent(source.content, target.request.keys);
+  const content: HashableContent = { type: undefined, data: selected.data, binaryData: selected.binaryData };
+  const hash = contentHash(kind, content);
+  const copiedKeys = formatKeyList(contentKeys(content));
+  const previous = previouslyCopiedKeys(target.meta);
+  const markers: MarkerContext = { source: source.meta, keys: copiedKeys, now: input.now };
+  const patch: PullPatch = {
+    metadata: {
+      resourceVersion: target.meta.resourceVersion,
+      annotations: {
+        [owned.contentHash]: hash,
+        [owned.copiedKeys]: copiedKeys,
+        ...dialectPullAnnotations(target.request.dialect, markers),
+      },
+    },
+    data: mergeMap(content.data, previous),
+    ...(kind === 'ConfigMap' ? { binaryData: mergeMap(content.binaryData, previous) } : {}),
+  };
+  return { patch, hash, copiedKeys };
+}
+
+/**
+ * Why a pull target is out of date, in words, or undefined when it already holds the source's
+ * selected content (no write needed). Volatile markers never count.
+ */
+export function pullStaleness(rendered: RenderedPull, target: PullTarget): string | undefined {
+  const content = contentStaleness(rendered.hash, target.meta);
+  if (content !== undefined) return content;
+  if (ownValue(target.meta.annotations, owned.copiedKeys) !== rendered.copiedKeys) {
+    return 'its record of copied keys differs';
+  }
+  if (forcedResync(target.meta.annotations, rendered.patch.metadata.annotations)) {
+    return 'its reflected-version marker was cleared to force a re-sync';
+  }
+  return undefined;
+}
