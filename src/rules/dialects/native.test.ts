@@ -158,6 +158,25 @@ void describe('native push', () => {
     });
   }
 
+  void test('a key subset of a typed Secret must keep the keys its type requires', () => {
+    const tls = (keys: string): SourceSpec =>
+      nativeDialect.parseSource({
+        kind: 'Secret',
+        namespace: 'cert-manager',
+        name: 'wildcard-tls',
+        annotations: { [native.pushTo]: 'prod', [native.keys]: keys },
+        secretType: 'kubernetes.io/tls',
+      });
+    const spec = tls('ca.crt, tls.crt');
+    assert.deepEqual(spec.push, []);
+    assert.deepEqual(
+      spec.problems.map((found) => [found.annotation, found.message]),
+      [[native.keys, 'a kubernetes.io/tls Secret must keep "tls.key"; list it too']],
+    );
+    assert.equal(tls('tls.crt, tls.key').push.length, 1);
+    assert.equal(source({ [native.pushTo]: 'prod', [native.keys]: 'ca.crt' }).push.length, 1);
+  });
+
   void test('every invalid annotation of a rule is reported, not only the first', () => {
     const spec = source({ [native.pushTo]: 'Prod', [native.copyLabels]: 'yes', [native.keys]: 'a b' });
     assert.deepEqual(

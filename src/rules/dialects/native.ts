@@ -102,6 +102,36 @@ function readKeys(
   return text === undefined ? undefined : problems.take(native.keys, parseKeyList(text));
 }
 
+/**
+ * Keys the API server requires in a Secret of each built-in type. A mirror keeps the source's
+ * type, so a key subset without these could never be written: better said once on the source
+ * than as a failed write in every namespace.
+ */
+const REQUIRED_SECRET_KEYS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['kubernetes.io/tls', ['tls.crt', 'tls.key']],
+  ['kubernetes.io/dockerconfigjson', ['.dockerconfigjson']],
+  ['kubernetes.io/dockercfg', ['.dockercfg']],
+  ['kubernetes.io/ssh-auth', ['ssh-privatekey']],
+]);
+
+function checkRequiredKeys(
+  context: SourceContext,
+  keys: readonly string[] | undefined,
+  problems: Problems,
+): void {
+  if (keys === undefined || context.kind !== 'Secret' || context.secretType === undefined) return;
+  const missing = (REQUIRED_SECRET_KEYS.get(context.secretType) ?? []).filter((key) => !keys.includes(key));
+  if (missing.length > 0) {
+    problems.list.push(
+      problem(
+        DIALECT,
+        native.keys,
+        `a ${context.secretType} Secret must keep ${missing.map((key) => quote(key)).join(' and ')}; list ${missing.length === 1 ? 'it' : 'them'} too`,
+      ),
+    );
+  }
+}
+
 function readBool(annotations: Readonly<Record<string, string>>, key: string, problems: Problems): boolean {
   const text = readAnnotation(annotations, key);
   return text === undefined ? false : (problems.take(key, parseNativeBool(text)) ?? false);
@@ -126,6 +156,7 @@ function parsePush(context: SourceContext): { rule: PushRule | undefined; proble
   if (!targets.requested) return { rule: undefined, problems: [] };
   const targetName = readTargetName(context, problems);
   const keys = readKeys(context.annotations, problems);
+  checkRequiredKeys(context, keys, problems);
   const labels = readBool(context.annotations, native.copyLabels, problems);
   const annotations = readBool(context.annotations, native.copyAnnotations, problems);
   if (targets.filter === undefined || problems.list.length > 0) {
