@@ -135,7 +135,7 @@ export class ListWatch {
         timeoutMs: 60_000,
         signal,
       });
-      items.push(...body.items);
+      items.push(...(body.items ?? []));
       resourceVersion = body.metadata.resourceVersion;
       continueToken = body.metadata.continue === '' ? undefined : body.metadata.continue;
       this.progress();

@@ -45,7 +45,8 @@ export interface RawObject {
 /** A list answer. */
 export interface RawList {
   readonly metadata: { readonly resourceVersion: string; readonly continue?: string };
-  readonly items: readonly RawObject[];
+  /** null, not [], in an empty PartialObjectMetadataList. */
+  readonly items: readonly RawObject[] | null;
 }
 
 /** One API resource. */

@@ -192,8 +192,10 @@ export class Transport {
       });
       response.on('end', resolve);
       response.on('error', reject);
-      response.on('aborted', () => {
-        reject(new Error('watch aborted'));
+      // An aborted or reset stream may end with 'close' alone; settling twice is a no-op.
+      response.on('close', () => {
+        if (response.complete) resolve();
+        else reject(new Error('watch stream closed'));
       });
     });
   }

@@ -40,18 +40,28 @@ export interface Identity {
   readonly kubeconfigPath: string;
 }
 
-/** A running control plane. */
-export interface ControlPlane {
+/** What a process needs to use a control plane another process started (serialisable). */
+export interface ClusterInfo {
   readonly dir: string;
   readonly server: string;
   readonly caFile: string;
   readonly admin: Identity;
   /** Statically configured users with no groups: they can do only what RBAC objects grant. */
   readonly users: readonly Identity[];
+}
+
+/** A control plane to use: identities and an admin REST helper. */
+export interface Cluster extends ClusterInfo {
   /** Issues a token for a (new) service account; it has no rights until RBAC grants some. */
   serviceAccountIdentity(namespace: string, name: string): Promise<Identity>;
   /** Admin REST call helper (JSON in, JSON out), for tests and demo set-up. */
   api<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<ApiResult<T>>;
+  /** The serialisable part, to hand to other processes. */
+  info(): ClusterInfo;
+}
+
+/** A control plane this process runs. */
+export interface ControlPlane extends Cluster {
   /** Restarts kube-apiserver in place (same data, same port). */
   restartApiServer(): Promise<void>;
   /** Restarts etcd in place (same data, same port). */
@@ -319,29 +329,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     throw error;
   }
 
-  return {
+  const cluster = attachCluster({
     dir,
     server,
     caFile,
     admin,
     users: userNames.map((name, i) => identity(name, userTokens[i] ?? '')),
-    api,
-    async serviceAccountIdentity(namespace, name) {
-      const created = await api('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
-        metadata: { name },
-      });
-      if (created.status !== 201 && created.status !== 409)
-        throw new Error(`create service account: ${created.status}`);
-      const issued = await api<{ status?: { token?: string } }>(
-        'POST',
-        `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-        { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 86_400 } },
-      );
-      const issuedToken = issued.body.status?.token;
-      if (issued.status !== 201 || issuedToken === undefined)
-        throw new Error(`token request: ${issued.status}`);
-      return identity(`system:serviceaccount:${namespace}:${name}`, issuedToken);
-    },
+  });
+  return {
+    ...cluster,
     async restartApiServer() {
       await apiserver.stop();
       apiserver.start();
@@ -354,6 +350,46 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await apiserverReady();
     },
     stop,
+  };
+}
+
+/** Uses a control plane started elsewhere (e.g. by the test runner's global setup). */
+export function attachCluster(info: ClusterInfo): Cluster {
+  const api = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<ApiResult<T>> =>
+    apiCall<T>(info.server, info.caFile, info.admin.token, method, path, body, contentType);
+  return {
+    ...info,
+    api,
+    info: () => ({
+      dir: info.dir,
+      server: info.server,
+      caFile: info.caFile,
+      admin: info.admin,
+      users: info.users,
+    }),
+    async serviceAccountIdentity(namespace, name) {
+      const created = await api('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
+        metadata: { name },
+      });
+      if (created.status !== 201 && created.status !== 409)
+        throw new Error(`create service account: ${created.status}`);
+      const issued = await api<{ status?: { token?: string } }>(
+        'POST',
+        `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+        { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 86_400 } },
+      );
+      const token = issued.body.status?.token;
+      if (issued.status !== 201 || token === undefined) throw new Error(`token request: ${issued.status}`);
+      const user = `system:serviceaccount:${namespace}:${name}`;
+      const kubeconfigPath = join(info.dir, `kubeconfig-sa-${namespace}-${name}`);
+      writeFileSync(kubeconfigPath, kubeconfigYaml(info.server, info.caFile, user, token), { mode: 0o600 });
+      return { user, token, kubeconfigPath };
+    },
   };
 }
 
