@@ -400,6 +400,18 @@ void describe('plan: push rules', () => {
 });
 
 void describe('plan: orphans', () => {
+  void it('keeps every mirror of a source whose annotations are invalid (bad input disables, never empties)', () => {
+    const src = source({
+      push: [],
+      problems: [{ dialect: 'native', annotation: 'nsync.dev/push-to', message: 'invalid glob "Team-*"' }],
+    });
+    const result = plan(snapshot({ source: src, objects: [currentMirror(src, everywhere, 'team-b')] }));
+    assert.deepEqual(result.ops, []);
+    const kept = decision(result, 'team-b');
+    assert.equal(kept.code, 'invalid-rule');
+    assert.match(kept.message, /nsync\.dev\/push-to/);
+  });
+
   void it('deletes a mirror where the namespace is no longer selected, with uid and resourceVersion', () => {
     const src = source({ push: [pushRule('native', names('team-a'))] });
     const result = plan(snapshot({ source: src, objects: [currentMirror(src, everywhere, 'team-b')] }));

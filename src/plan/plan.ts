@@ -292,6 +292,15 @@ function orphanKept(
   const namespace = namespaces.get(mirror.namespace);
   const at = (code: Decision['code'], message: string): Decision =>
     pushDecision(mirror.namespace, mirror.name, code, message);
+  const problems = snapshot.source?.spec.problems ?? [];
+  if (problems.length > 0) {
+    // A typo in an annotation drops that rule; deleting every mirror for it would turn bad input
+    // into an outage. The source is disabled, not emptied, until its annotations are fixed.
+    return at(
+      'invalid-rule',
+      `The source's annotations are invalid (${problems.map((problem) => problem.annotation).join(', ')}); its existing mirror is kept until they are fixed.`,
+    );
+  }
   if (snapshot.guardrails.isExcluded(mirror.namespace)) {
     return at(
       'excluded',
