@@ -95,7 +95,7 @@ test('an identity without RBAC is refused; bound to a Role it succeeds', async (
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-secrets' },
       subjects: [{ kind: 'ServiceAccount', name: 'limited', namespace: ns }],
     });
-    await eventually('the RoleBinding to take effect', () =>
+    await eventually('the RoleBinding to take effect', async () =>
       (await listSecrets()) === 200 ? true : undefined,
     );
     const user = cluster.users[0];
