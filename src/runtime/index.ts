@@ -2,6 +2,7 @@
  * The generic controller machinery: time, backoff, the work queue and the list+watch cache. It
  * knows no domain and no Kubernetes client, so app/ wires it to kube/ and the reconciler.
  */
+export { Limiter } from './limit.ts';
 export { ManualClock, sleepOn, systemClock, type CancelTimer, type Clock } from './clock.ts';
 export {
   Backoff,

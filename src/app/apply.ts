@@ -1,0 +1,105 @@
+/**
+ * Carries out a plan's writes. Each write is exact: creates fail on an existing object, replaces
+ * and patches carry the resourceVersion seen, deletes carry uid and resourceVersion. A replace
+ * the API refuses because a field is immutable (a Secret type change, an immutable mirror) is
+ * done as delete-then-create — only ever on an object nsync owns.
+ */
+import { ApiError, classify } from '../kube/errors.ts';
+import type { RawObject } from '../kube/resources.ts';
+import type { Writer } from '../kube/writer.ts';
+import type { ObjectMeta, WriteOp } from '../plan/model.ts';
+import type { Kind } from '../rules/model.ts';
+import type { Store } from '../runtime/store.ts';
+import type { Limiter } from '../runtime/limit.ts';
+import { RESOURCES, type ObjectIndex } from './cache.ts';
+import type { Metrics } from './metrics.ts';
+import { objectKey, toObjectMeta } from './objects.ts';
+
+/** What apply needs. */
+export interface ApplyDeps {
+  readonly writer: Writer;
+  readonly limiter: Limiter;
+  readonly metrics: Metrics;
+  readonly stores: Readonly<Record<Kind, Store<ObjectMeta, ObjectIndex>>>;
+}
+
+/** One failed write, with the op it belonged to. */
+export interface WriteFailure {
+  readonly op: WriteOp;
+  readonly error: unknown;
+}
+
+function isImmutableRefusal(error: unknown): boolean {
+  return classify(error) === 'invalid' && error instanceof ApiError && /immutable/i.test(error.message);
+}
+
+/**
+ * Runs every op (bounded concurrency) and returns the failures; successes update the cache at
+ * once, so the next reconcile sees its own writes even before the watch delivers them.
+ */
+export async function applyOps(deps: ApplyDeps, ops: readonly WriteOp[]): Promise<WriteFailure[]> {
+  const failures: WriteFailure[] = [];
+  await Promise.all(
+    ops.map((op) =>
+      deps.limiter.run(async () => {
+        try {
+          await applyOne(deps, op);
+        } catch (error) {
+          failures.push({ op, error });
+        }
+      }),
+    ),
+  );
+  return failures;
+}
+
+async function applyOne(deps: ApplyDeps, op: WriteOp): Promise<void> {
+  const { writer, metrics, stores } = deps;
+  const { kind, namespace, name } = op.target;
+  const resource = RESOURCES[kind];
+  const store = stores[kind];
+  const remember = (raw: RawObject): void => {
+    store.upsert(toObjectMeta(kind, raw));
+  };
+  const count = async <T>(verb: string, write: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await write();
+      metrics.writes.inc({ verb, outcome: 'success' });
+      return result;
+    } catch (error) {
+      metrics.writes.inc({ verb, outcome: classify(error) });
+      throw error;
+    }
+  };
+  switch (op.verb) {
+    case 'create':
+      remember(await count('create', () => writer.create(resource, namespace, op.body)));
+      return;
+    case 'replace':
+      try {
+        remember(await count('replace', () => writer.replace(resource, namespace, name, op.body)));
+      } catch (error) {
+        if (!isImmutableRefusal(error)) throw error;
+        await count('recreate', async () => {
+          await writer.delete(resource, namespace, name, { uid: op.uid });
+          store.delete(objectKey(namespace, name));
+          const { resourceVersion: _stale, ...metadata } = op.body.metadata;
+          remember(await writer.create(resource, namespace, { ...op.body, metadata }));
+        });
+      }
+      return;
+    case 'patch':
+      remember(await count('patch', () => writer.mergePatch(resource, namespace, name, op.patch)));
+      return;
+    case 'delete':
+      try {
+        await count('delete', () =>
+          writer.delete(resource, namespace, name, { uid: op.uid, resourceVersion: op.resourceVersion }),
+        );
+      } catch (error) {
+        if (classify(error) !== 'not-found') throw error;
+      }
+      store.delete(objectKey(namespace, name));
+      return;
+  }
+}

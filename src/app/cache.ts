@@ -1,0 +1,113 @@
+/**
+ * The controller's view of the cluster: namespaces, Secrets and ConfigMaps, each a store fed by a
+ * metadata-only list+watch, with the indexes the triggers and the planner need.
+ */
+import { ListWatch, type ListWatchSink } from '../kube/listwatch.ts';
+import { CONFIGMAPS, NAMESPACES, SECRETS, type RawObject, type Resource } from '../kube/resources.ts';
+import type { Transport } from '../kube/transport.ts';
+import type { ObjectMeta } from '../plan/model.ts';
+import { mirrorClaim } from '../rules/markers.ts';
+import type { Kind, NamespaceInfo } from '../rules/model.ts';
+import { parseTarget } from '../rules/parse.ts';
+import { Store } from '../runtime/store.ts';
+import { objectKey, toNamespaceInfo, toObjectMeta } from './objects.ts';
+import { isSource, targetNames } from './sources.ts';
+
+/** Index names of an object store. */
+export type ObjectIndex = 'claims' | 'pulls' | 'sources' | 'targetNames';
+
+/** The resource of each kind. */
+export const RESOURCES: Readonly<Record<Kind, Resource>> = { Secret: SECRETS, ConfigMap: CONFIGMAPS };
+
+/** Index value under which every source is filed. */
+export const SOURCE_INDEX_VALUE = 'source';
+
+function newObjectStore(kind: Kind): Store<ObjectMeta, ObjectIndex> {
+  return new Store<ObjectMeta, ObjectIndex>({
+    key: (meta) => objectKey(meta.namespace, meta.name),
+    unchanged: (old, next) => old.resourceVersion === next.resourceVersion && old.uid === next.uid,
+    indexes: {
+      claims: (meta) => {
+        const claim = mirrorClaim(kind, meta.labels, meta.annotations);
+        return claim ? [objectKey(claim.sourceNamespace, claim.sourceName)] : [];
+      },
+      pulls: (meta) => {
+        if (Object.keys(meta.annotations).length === 0) return [];
+        const pull = parseTarget(kind, meta.annotations).pull;
+        return pull ? [objectKey(pull.source.namespace, pull.source.name)] : [];
+      },
+      sources: (meta) => (isSource(meta) ? [SOURCE_INDEX_VALUE] : []),
+      targetNames,
+    },
+  });
+}
+
+/** A sink that keeps a store equal to what the list+watch saw. */
+function storeSink<T>(
+  store: Store<T, string>,
+  convert: (raw: RawObject) => T,
+  key: (raw: RawObject) => string,
+): ListWatchSink {
+  return {
+    relisted: (items) => {
+      store.replace(items.map(convert), '');
+    },
+    event: (type, object) => {
+      if (type === 'DELETED') store.delete(key(object));
+      else store.upsert(convert(object));
+    },
+  };
+}
+
+/** Hooks for metrics. */
+export interface CacheObserver {
+  onWatchRestart?(resource: string, reason: string): void;
+}
+
+/** All stores and their list+watch loops. */
+export class ClusterCache {
+  readonly namespaces = new Store<NamespaceInfo>({ key: (ns) => ns.name });
+  readonly objects: Readonly<Record<Kind, Store<ObjectMeta, ObjectIndex>>>;
+  readonly kinds: readonly Kind[];
+  private readonly watches: ListWatch[];
+
+  constructor(transport: Transport, kinds: readonly Kind[], observer: CacheObserver = {}) {
+    this.kinds = kinds;
+    this.objects = { Secret: newObjectStore('Secret'), ConfigMap: newObjectStore('ConfigMap') };
+    const watch = (resource: Resource, sink: ListWatchSink): ListWatch =>
+      new ListWatch({
+        transport,
+        resource,
+        sink,
+        metadataOnly: true,
+        onRestart: (reason) => observer.onWatchRestart?.(resource.plural, reason),
+      });
+    const namespaceKey = (raw: RawObject): string => raw.metadata.name;
+    const rawObjectKey = (raw: RawObject): string =>
+      objectKey(raw.metadata.namespace ?? '', raw.metadata.name);
+    this.watches = [
+      watch(NAMESPACES, storeSink(this.namespaces, toNamespaceInfo, namespaceKey)),
+      ...kinds.map((kind) =>
+        watch(
+          RESOURCES[kind],
+          storeSink(this.objects[kind], (raw) => toObjectMeta(kind, raw), rawObjectKey),
+        ),
+      ),
+    ];
+  }
+
+  /** Runs every list+watch until the signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all(this.watches.map((watch) => watch.run(signal)));
+  }
+
+  /** Resolves once every store holds a complete list: never act on a half-loaded cache. */
+  async synced(): Promise<void> {
+    await Promise.all(this.watches.map((watch) => watch.synced()));
+  }
+
+  /** Health of every list+watch. */
+  status(): ReturnType<ListWatch['status']>[] {
+    return this.watches.map((watch) => watch.status());
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Wires one nsync instance: caches (always warm), triggers, the work queue, leader election, and
+ * the periodic resync. Only the leader runs the queue, so only the leader writes.
+ */
+import { LeaderElector } from '../kube/lease.ts';
+import type { Transport } from '../kube/transport.ts';
+import { Writer } from '../kube/writer.ts';
+import { Limiter } from '../runtime/limit.ts';
+import { WorkQueue } from '../runtime/queue.ts';
+import { ClusterCache } from './cache.ts';
+import { guardrailsOf, type Config } from './config.ts';
+import { describeError, EventRecorder } from './events.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { reconcile, type ReconcileDeps } from './reconcile.ts';
+import { SourceReader } from './sources.ts';
+import { allKeys, wireTriggers } from './triggers.ts';
+
+/** A work loop with keys but no progress for this long is stuck (liveness fails). @default 5 min */
+const STUCK_AFTER_MS = 5 * 60_000;
+/** A watch with no progress for this long is stale, though its watchdog should have restarted it. */
+const WATCH_STALE_AFTER_MS = 15 * 60_000;
+
+/** Health as /healthz and /readyz report it. */
+export interface Health {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** One running nsync instance. */
+export class Controller {
+  readonly cache: ClusterCache;
+  readonly queue: WorkQueue;
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly elector: LeaderElector | undefined;
+  private readonly deps: ReconcileDeps;
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+  private lostLeadership = false;
+
+  constructor(config: Config, transport: Transport, log: Logger, metrics: Metrics) {
+    this.config = config;
+    this.log = log;
+    this.metrics = metrics;
+    const writer = new Writer(transport);
+    this.cache = new ClusterCache(transport, config.kinds, {
+      onWatchRestart: (resource, reason) => {
+        metrics.watchRestarts.inc({ resource, reason });
+        if (reason !== 'closed') log.info({ resource, reason }, 'watch restarted');
+      },
+    });
+    this.queue = new WorkQueue({
+      observer: {
+        onStart: (_key, waitedMs) => {
+          metrics.queueWait.observe(waitedMs / 1000);
+        },
+        onDone: (_key, durationMs, outcome) => {
+          metrics.reconcileTime.observe(durationMs / 1000);
+          metrics.reconcileTotal.inc({ result: outcome === 'ok' ? 'success' : outcome });
+        },
+        onError: (key, error) => {
+          metrics.reconcileErrors.inc();
+          log.warn({ key, err: describeError(error) }, 'reconcile failed');
+        },
+        onRetry: () => {
+          metrics.retries.inc();
+        },
+      },
+    });
+    this.deps = {
+      cache: this.cache,
+      sources: new SourceReader(writer),
+      writer,
+      limiter: new Limiter(config.writeConcurrency),
+      events: new EventRecorder(writer, log, metrics, { instance: config.identity }),
+      metrics,
+      log,
+      guardrails: guardrailsOf(config),
+    };
+    const election = config.leaderElection;
+    this.elector = election.enabled
+      ? new LeaderElector(transport, {
+          namespace: election.namespace,
+          name: election.name,
+          identity: config.identity,
+          leaseDurationMs: election.leaseDurationMs,
+          renewDeadlineMs: election.renewDeadlineMs,
+          retryPeriodMs: election.retryPeriodMs,
+        })
+      : undefined;
+  }
+
+  /** Starts everything; resolves when stopped (or when leadership is lost). */
+  start(): Promise<void> {
+    this.running ??= this.main();
+    return this.running;
+  }
+
+  /** Whether leadership was lost (the process should exit non-zero and come back as a standby). */
+  get leadershipLost(): boolean {
+    return this.lostLeadership;
+  }
+
+  private async main(): Promise<void> {
+    const signal = this.abort.signal;
+    const caches = this.cache.run(signal);
+    wireTriggers(this.cache, this.queue);
+    await Promise.race([this.cache.synced(), caches]);
+    if (signal.aborted) return;
+    this.log.info({ namespaces: this.cache.namespaces.size, kinds: this.config.kinds }, 'caches synced');
+    if (this.elector) {
+      this.log.info({ identity: this.config.identity }, 'waiting for leadership');
+      const leading = await this.elector.acquire(signal, () => {
+        this.lostLeadership = true;
+        this.metrics.leader.set(0);
+        this.log.error('leadership lost: stopping all writes');
+        this.abort.abort();
+      });
+      if (!leading) return;
+      this.log.info({ identity: this.config.identity }, 'leading: writes enabled');
+    }
+    this.metrics.leader.set(1);
+    for (const key of allKeys(this.cache)) this.queue.add(key);
+    const resync = setInterval(() => {
+      for (const key of allKeys(this.cache)) this.queue.add(key);
+    }, this.config.resyncPeriodMs);
+    const gauges = setInterval(() => {
+      this.sampleGauges();
+    }, 1000);
+    try {
+      await this.queue.run({
+        concurrency: this.config.workers,
+        handler: (key) => reconcile(this.deps, key),
+        signal,
+      });
+    } finally {
+      clearInterval(resync);
+      clearInterval(gauges);
+      this.metrics.leader.set(0);
+    }
+    await caches;
+  }
+
+  private sampleGauges(): void {
+    this.metrics.queueDepth.set(this.queue.depth());
+    const origin = Date.now() - performance.now();
+    for (const status of this.cache.status()) {
+      this.metrics.watchLastEvent.set({ resource: status.resource }, (origin + status.lastProgressAt) / 1000);
+    }
+  }
+
+  /** Graceful stop: in-flight reconciles finish, the lease is released. */
+  async stop(): Promise<void> {
+    const draining = this.queue.shutdown();
+    await draining;
+    await this.elector?.release();
+    this.abort.abort();
+    await this.running;
+  }
+
+  /** Readiness: every cache holds a complete list. */
+  readiness(): Health {
+    const pending = this.cache.status().filter((status) => !status.synced);
+    return pending.length === 0
+      ? { ok: true, detail: 'caches synced' }
+      : { ok: false, detail: `waiting for ${pending.map((status) => status.resource).join(', ')}` };
+  }
+
+  /** Liveness: the work loop makes progress, and every watch has said something recently. */
+  liveness(): Health {
+    const now = performance.now();
+    const busy = this.queue.depth() > 0 || this.queue.inFlight() > 0;
+    if (busy && now - this.queue.lastProgressAt() > STUCK_AFTER_MS) {
+      return {
+        ok: false,
+        detail: `work loop made no progress for ${String(Math.round((now - this.queue.lastProgressAt()) / 1000))} s`,
+      };
+    }
+    const stale = this.cache
+      .status()
+      .filter((status) => status.synced && now - status.lastProgressAt > WATCH_STALE_AFTER_MS);
+    if (stale.length > 0)
+      return {
+        ok: false,
+        detail: `no watch progress on ${stale.map((status) => status.resource).join(', ')}`,
+      };
+    return { ok: true, detail: 'ok' };
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Kubernetes Events (events.k8s.io/v1) on the objects concerned: conflicts, refused consent,
+ * invalid annotations, repeated failures. Repeats are suppressed for a while and the rate is
+ * bounded, so a flapping rule cannot flood the API server; notes never carry data values.
+ */
+import { EVENTS } from '../kube/resources.ts';
+import type { Writer } from '../kube/writer.ts';
+import type { Kind } from '../rules/model.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+
+/** The object an Event is about. */
+export interface EventSubject {
+  readonly kind: Kind;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+/** One Event to emit. */
+export interface EventSpec {
+  readonly type: 'Normal' | 'Warning';
+  /** CamelCase reason, e.g. ConflictWithUnownedObject. */
+  readonly reason: string;
+  /** Short verb phrase: what nsync was doing. */
+  readonly action: string;
+  /** Human sentence; truncated to the API's 1 kB limit. */
+  readonly note: string;
+}
+
+/** Recorder knobs. */
+export interface EventRecorderOptions {
+  /** The same Event on the same object is not repeated within this window. @default 600_000 */
+  readonly repeatAfterMs?: number;
+  /** At most this many Events per minute; the rest are dropped and counted. @default 120 */
+  readonly perMinute?: number;
+  /** reportingInstance (pod name). */
+  readonly instance: string;
+}
+
+const MAX_NOTE = 1000;
+const MAX_REMEMBERED = 10_000;
+
+/** Emits Events with de-duplication and a rate limit. Emission never throws into callers. */
+export class EventRecorder {
+  private readonly writer: Writer;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly options: Required<EventRecorderOptions>;
+  private readonly lastEmitted = new Map<string, number>();
+  private windowStart = 0;
+  private inWindow = 0;
+
+  constructor(writer: Writer, log: Logger, metrics: Metrics, options: EventRecorderOptions) {
+    this.writer = writer;
+    this.log = log;
+    this.metrics = metrics;
+    this.options = { repeatAfterMs: 600_000, perMinute: 120, ...options };
+  }
+
+  /** Emits an Event unless the same one was emitted recently; returns whether it was sent. */
+  emit(subject: EventSubject, spec: EventSpec): boolean {
+    const now = Date.now();
+    const key = `${subject.uid}|${spec.reason}|${spec.note}`;
+    const last = this.lastEmitted.get(key);
+    if (last !== undefined && now - last < this.options.repeatAfterMs) return false;
+    if (now - this.windowStart >= 60_000) {
+      this.windowStart = now;
+      this.inWindow = 0;
+    }
+    if (this.inWindow >= this.options.perMinute) {
+      this.metrics.events.inc({ type: spec.type, reason: 'RateLimited' });
+      return false;
+    }
+    this.inWindow += 1;
+    this.remember(key, now);
+    this.metrics.events.inc({ type: spec.type, reason: spec.reason });
+    this.writer.create(EVENTS, subject.namespace, this.body(subject, spec, now)).catch((error: unknown) => {
+      this.log.warn({ err: describeError(error), reason: spec.reason }, 'could not emit an Event');
+    });
+    return true;
+  }
+
+  private remember(key: string, now: number): void {
+    this.lastEmitted.delete(key);
+    this.lastEmitted.set(key, now);
+    if (this.lastEmitted.size > MAX_REMEMBERED) {
+      const oldest = this.lastEmitted.keys().next().value;
+      if (oldest !== undefined) this.lastEmitted.delete(oldest);
+    }
+  }
+
+  private body(subject: EventSubject, spec: EventSpec, now: number): object {
+    return {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { generateName: `${subject.name.slice(0, 200)}.`, namespace: subject.namespace },
+      eventTime: microTime(now),
+      reportingController: 'nsync.dev/nsync',
+      reportingInstance: this.options.instance,
+      action: spec.action,
+      reason: spec.reason,
+      note: spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note,
+      type: spec.type,
+      regarding: {
+        apiVersion: 'v1',
+        kind: subject.kind,
+        namespace: subject.namespace,
+        name: subject.name,
+        uid: subject.uid,
+      },
+    };
+  }
+}
+
+/** RFC 3339 with microseconds, the MicroTime format the API expects. */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** An error as a log field: message and class only (messages never include request bodies). */
+export function describeError(error: unknown): { message: string; type: string } {
+  return error instanceof Error
+    ? { message: error.message, type: error.name }
+    : { message: String(error), type: typeof error };
+}

@@ -1,0 +1,127 @@
+/**
+ * Prometheus metrics. Names follow controller-runtime's conventions with the `nsync_` prefix;
+ * labels are bounded (results, verbs, states, resources) — never a namespace or object name, so
+ * cardinality does not grow with the cluster.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Mirror states counted by nsync_mirrors. */
+export type MirrorState = 'in_sync' | 'conflict' | 'refused' | 'error';
+
+/** Every metric nsync exports, on its own registry (tests can run several controllers at once). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly reconcileTotal: Counter<'result'>;
+  readonly reconcileErrors: Counter;
+  readonly reconcileTime: Histogram;
+  readonly queueDepth: Gauge;
+  readonly queueWait: Histogram;
+  readonly retries: Counter;
+  readonly writes: Counter<'verb' | 'outcome'>;
+  readonly mirrors: Gauge<'state'>;
+  readonly watchRestarts: Counter<'resource' | 'reason'>;
+  readonly watchLastEvent: Gauge<'resource'>;
+  readonly leader: Gauge;
+  readonly ruleProblems: Counter<'dialect'>;
+  readonly events: Counter<'type' | 'reason'>;
+  private readonly mirrorsBySource = new Map<string, Readonly<Record<MirrorState, number>>>();
+
+  constructor(version: string, options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, prefix: 'nsync_' });
+    new Gauge({
+      name: 'nsync_build_info',
+      help: 'Build information; the value is always 1.',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version, node: process.versions.node }, 1);
+    this.reconcileTotal = new Counter({
+      name: 'nsync_reconcile_total',
+      help: 'Reconciles of a source key, by result (success, error, requeue).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: 'nsync_reconcile_errors_total',
+      help: 'Reconciles that failed and were retried with backoff.',
+      registers,
+    });
+    this.reconcileTime = new Histogram({
+      name: 'nsync_reconcile_time_seconds',
+      help: 'Duration of one reconcile, writes included.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'nsync_workqueue_depth',
+      help: 'Keys waiting in the work queue.',
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: 'nsync_workqueue_wait_seconds',
+      help: 'Time a key waited in the queue before its reconcile started.',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'nsync_workqueue_retries_total',
+      help: 'Keys re-queued with backoff.',
+      registers,
+    });
+    this.writes = new Counter({
+      name: 'nsync_writes_total',
+      help: 'Writes to the API server, by verb (create, replace, patch, delete, recreate) and outcome.',
+      labelNames: ['verb', 'outcome'],
+      registers,
+    });
+    this.mirrors = new Gauge({
+      name: 'nsync_mirrors',
+      help: 'Mirror targets by state as of each source’s last reconcile.',
+      labelNames: ['state'],
+      registers,
+      collect: () => {
+        const totals: Record<MirrorState, number> = { in_sync: 0, conflict: 0, refused: 0, error: 0 };
+        for (const counts of this.mirrorsBySource.values()) {
+          for (const state of Object.keys(totals) as MirrorState[]) totals[state] += counts[state];
+        }
+        for (const state of Object.keys(totals) as MirrorState[]) this.mirrors.set({ state }, totals[state]);
+      },
+    });
+    this.watchRestarts = new Counter({
+      name: 'nsync_watch_restarts_total',
+      help: 'Watch restarts by resource and reason (closed, gone, error, silent).',
+      labelNames: ['resource', 'reason'],
+      registers,
+    });
+    this.watchLastEvent = new Gauge({
+      name: 'nsync_watch_last_event_timestamp_seconds',
+      help: 'Unix time of the last list, event or bookmark received per resource.',
+      labelNames: ['resource'],
+      registers,
+    });
+    this.leader = new Gauge({
+      name: 'nsync_leader',
+      help: '1 while this instance leads and writes.',
+      registers,
+    });
+    this.ruleProblems = new Counter({
+      name: 'nsync_rule_problems_total',
+      help: 'Invalid or unsupported annotations found (each reported once per object version).',
+      labelNames: ['dialect'],
+      registers,
+    });
+    this.events = new Counter({
+      name: 'nsync_events_total',
+      help: 'Kubernetes Events emitted, by type and reason.',
+      labelNames: ['type', 'reason'],
+      registers,
+    });
+  }
+
+  /** Records the mirror states of one source after its reconcile (undefined: the source is gone). */
+  setMirrorStates(sourceKey: string, counts: Readonly<Record<MirrorState, number>> | undefined): void {
+    if (counts === undefined) this.mirrorsBySource.delete(sourceKey);
+    else this.mirrorsBySource.set(sourceKey, counts);
+  }
+}

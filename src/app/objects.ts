@@ -1,0 +1,96 @@
+/**
+ * Turns API objects into the compact records the caches keep. Memory must not grow with the
+ * cluster's unrelated Secrets: an object that carries no marker of any dialect keeps only its
+ * identity (enough to detect a same-named conflict), never its labels or annotations.
+ */
+import type { RawManagedFields, RawObject } from '../kube/resources.ts';
+import { FIELD_MANAGER } from '../kube/writer.ts';
+import type { ObjectMeta } from '../plan/model.ts';
+import { hasDialectKey, owned } from '../rules/markers.ts';
+import type { Kind, NamespaceInfo } from '../rules/model.ts';
+
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+const NO_OWNERS: ObjectMeta['ownerReferences'] = Object.freeze([]);
+
+/** Top-level fields whose last writer decides whether the content is still nsync's. */
+const CONTENT_FIELDS = ['f:data', 'f:binaryData', 'f:type', 'f:stringData', 'f:immutable'];
+
+/**
+ * Whether someone other than nsync wrote the content since nsync last did. nsync resets
+ * managedFields on every write, so any other manager owning a content field means a change that
+ * the content-hash annotation cannot vouch for (docs/adr/0004).
+ */
+export function contentWrittenByOthers(managedFields: readonly RawManagedFields[] | undefined): boolean {
+  if (managedFields === undefined) return false;
+  return managedFields.some(
+    (entry) =>
+      entry.manager !== FIELD_MANAGER &&
+      entry.fieldsV1 !== undefined &&
+      CONTENT_FIELDS.some((field) => Object.hasOwn(entry.fieldsV1 ?? {}, field)),
+  );
+}
+
+/** Whether nsync needs an object's labels and annotations (it is a source, mirror or pull target). */
+export function isRelevant(raw: RawObject): boolean {
+  const labels = raw.metadata.labels ?? EMPTY;
+  const annotations = raw.metadata.annotations ?? EMPTY;
+  return (
+    labels[owned.managedByLabel] === owned.managedByValue ||
+    hasDialectKey(annotations) ||
+    hasDialectKey(labels)
+  );
+}
+
+/** kubectl's last-applied-configuration of a Secret holds its data: never kept in memory. */
+function withoutLastApplied(annotations: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  if (!Object.hasOwn(annotations, 'kubectl.kubernetes.io/last-applied-configuration')) return annotations;
+  const { ['kubectl.kubernetes.io/last-applied-configuration']: _dropped, ...rest } = annotations;
+  return rest;
+}
+
+/** The compact cache record of a Secret or ConfigMap (from full or metadata-only objects). */
+export function toObjectMeta(kind: Kind, raw: RawObject): ObjectMeta {
+  const metadata = raw.metadata;
+  const relevant = isRelevant(raw);
+  return {
+    kind,
+    namespace: metadata.namespace ?? '',
+    name: metadata.name,
+    uid: metadata.uid,
+    resourceVersion: metadata.resourceVersion,
+    labels: relevant ? (metadata.labels ?? EMPTY) : EMPTY,
+    annotations: relevant ? withoutLastApplied(metadata.annotations ?? EMPTY) : EMPTY,
+    ownerReferences: relevant ? (metadata.ownerReferences ?? NO_OWNERS) : NO_OWNERS,
+    contentForeign: relevant && contentWrittenByOthers(metadata.managedFields),
+    deleting: metadata.deletionTimestamp !== undefined,
+  };
+}
+
+/** A namespace as the planner sees it; a deletionTimestamp means Terminating. */
+export function toNamespaceInfo(raw: RawObject): NamespaceInfo {
+  return {
+    name: raw.metadata.name,
+    labels: raw.metadata.labels ?? EMPTY,
+    terminating: raw.metadata.deletionTimestamp !== undefined || raw.status?.phase === 'Terminating',
+  };
+}
+
+/** `<namespace>/<name>`: the key of namespaced objects in the caches. */
+export function objectKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** `<Kind>/<namespace>/<name>`: the work-queue key of a source. */
+export function sourceQueueKey(kind: Kind, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+/** Splits a work-queue key; undefined for a malformed one. */
+export function parseSourceQueueKey(
+  key: string,
+): { kind: Kind; namespace: string; name: string } | undefined {
+  const [kind, namespace, name, ...rest] = key.split('/');
+  if (rest.length > 0 || namespace === undefined || name === undefined) return undefined;
+  if (kind !== 'Secret' && kind !== 'ConfigMap') return undefined;
+  return { kind, namespace, name };
+}

@@ -1,0 +1,207 @@
+/**
+ * Level-based reconcile of one source key: read the current state from the caches, plan what
+ * must be true, write the difference, report what people must know. It never receives an event;
+ * a key is all it needs, so it can run any number of times with the same result.
+ */
+import type { Writer } from '../kube/writer.ts';
+import type { Decision, Guardrails, Plan, PullTarget, Snapshot, SourceState } from '../plan/model.ts';
+import { plan } from '../plan/plan.ts';
+import type { Kind, ObjectKey } from '../rules/model.ts';
+import { parseTarget } from '../rules/parse.ts';
+import type { Limiter } from '../runtime/limit.ts';
+import { applyOps, type WriteFailure } from './apply.ts';
+import { RESOURCES, type ClusterCache } from './cache.ts';
+import { describeError, type EventRecorder } from './events.ts';
+import type { Logger } from './log.ts';
+import type { Metrics, MirrorState } from './metrics.ts';
+import { objectKey, parseSourceQueueKey } from './objects.ts';
+import type { SourceReader } from './sources.ts';
+
+/** Everything a reconcile reads and writes through. */
+export interface ReconcileDeps {
+  readonly cache: ClusterCache;
+  readonly sources: SourceReader;
+  readonly writer: Writer;
+  readonly limiter: Limiter;
+  readonly events: EventRecorder;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly guardrails: Guardrails;
+}
+
+/** Builds the planner's snapshot of one source from the caches (reads the source's data if changed). */
+export async function snapshotOf(
+  deps: Pick<ReconcileDeps, 'cache' | 'sources' | 'guardrails'>,
+  key: ObjectKey,
+): Promise<Snapshot> {
+  const store = deps.cache.objects[key.kind];
+  const sourceKey = objectKey(key.namespace, key.name);
+  const meta = store.get(sourceKey);
+  const source: SourceState | undefined =
+    meta === undefined ? undefined : await deps.sources.read(key.kind, RESOURCES[key.kind], meta);
+  if (source === undefined) deps.sources.forget(key.kind, key.namespace, key.name);
+  const pullTargets: PullTarget[] = store.byIndex('pulls', sourceKey).flatMap((target) => {
+    const request = parseTarget(key.kind, target.annotations).pull;
+    return request === undefined ? [] : [{ meta: target, request }];
+  });
+  return {
+    key,
+    source,
+    namespaces: deps.cache.namespaces.values(),
+    lookup: (namespace, name) => store.get(objectKey(namespace, name)),
+    mirrors: store.byIndex('claims', sourceKey),
+    pullTargets,
+    guardrails: deps.guardrails,
+    now: new Date().toISOString(),
+  };
+}
+
+/** How decisions count towards nsync_mirrors. */
+function stateOf(decision: Decision): MirrorState | undefined {
+  switch (decision.code) {
+    case 'in-sync':
+    case 'create':
+    case 'update':
+      return 'in_sync';
+    case 'conflict-unowned':
+    case 'conflict-other-source':
+      return 'conflict';
+    case 'consent-missing':
+    case 'opted-out':
+    case 'source-not-allowed':
+    case 'dialect-disabled':
+      return 'refused';
+    case 'invalid-rule':
+      return 'error';
+    case 'delete-orphan':
+    case 'not-selected':
+    case 'source-namespace':
+    case 'terminating':
+    case 'excluded':
+    case 'source-missing':
+      return undefined;
+  }
+}
+
+/** Reconciles one queue key. Throws (so the queue retries with backoff) when a write failed. */
+export async function reconcile(deps: ReconcileDeps, queueKey: string): Promise<void> {
+  const key = parseSourceQueueKey(queueKey);
+  if (key === undefined) return;
+  const snapshot = await snapshotOf(deps, key);
+  const result = plan(snapshot);
+  const failures = await applyOps({ ...deps, stores: deps.cache.objects }, result.ops);
+  report(deps, snapshot, result, failures);
+  if (failures.length > 0) {
+    throw new AggregateError(
+      failures.map((failure) => failure.error),
+      `${String(failures.length)} of ${String(result.ops.length)} writes for ${queueKey} failed`,
+    );
+  }
+}
+
+/** Metrics, Events and logs for one reconcile. */
+function report(
+  deps: ReconcileDeps,
+  snapshot: Snapshot,
+  result: Plan,
+  failures: readonly WriteFailure[],
+): void {
+  const { key, source } = snapshot;
+  const sourceKey = `${key.kind}/${key.namespace}/${key.name}`;
+  const failed = new Set(
+    failures.map((failure) => objectKey(failure.op.target.namespace, failure.op.target.name)),
+  );
+  const counts: Record<MirrorState, number> = { in_sync: 0, conflict: 0, refused: 0, error: 0 };
+  for (const decision of result.decisions) {
+    const state = failed.has(objectKey(decision.namespace, decision.name)) ? 'error' : stateOf(decision);
+    if (state !== undefined) counts[state] += 1;
+  }
+  deps.metrics.setMirrorStates(sourceKey, source === undefined ? undefined : counts);
+
+  for (const failure of failures) {
+    deps.log.warn(
+      {
+        source: sourceKey,
+        verb: failure.op.verb,
+        target: objectKey(failure.op.target.namespace, failure.op.target.name),
+        err: describeError(failure.error),
+      },
+      'write failed; will retry with backoff',
+    );
+  }
+  const written = result.ops.length - failures.length;
+  if (written > 0)
+    deps.log.info({ source: sourceKey, writes: written, failed: failures.length }, 'mirrors written');
+
+  if (source !== undefined) reportOnSource(deps, key.kind, source, result);
+  reportOnTargets(deps, snapshot, result);
+}
+
+function reportOnSource(deps: ReconcileDeps, kind: Kind, source: SourceState, result: Plan): void {
+  const subject = { kind, namespace: source.meta.namespace, name: source.meta.name, uid: source.meta.uid };
+  for (const problem of result.sourceProblems) {
+    const sent = deps.events.emit(subject, {
+      type: 'Warning',
+      reason: 'InvalidAnnotation',
+      action: 'ParseAnnotations',
+      note: `${problem.annotation}: ${problem.message}`,
+    });
+    if (sent) deps.metrics.ruleProblems.inc({ dialect: problem.dialect });
+  }
+  const conflicts = result.decisions.filter(
+    (decision) =>
+      decision.mode === 'push' &&
+      (decision.code === 'conflict-unowned' || decision.code === 'conflict-other-source'),
+  );
+  if (conflicts.length > 0) {
+    const where = conflicts
+      .slice(0, 10)
+      .map((decision) => `${decision.namespace}/${decision.name}`)
+      .join(', ');
+    deps.events.emit(subject, {
+      type: 'Warning',
+      reason: 'ConflictWithUnownedObject',
+      action: 'Mirror',
+      note: `${String(conflicts.length)} target(s) already hold an object nsync does not own and were left untouched: ${where}${conflicts.length > 10 ? ', …' : ''}`,
+    });
+  }
+}
+
+function reportOnTargets(deps: ReconcileDeps, snapshot: Snapshot, result: Plan): void {
+  const byLocation = new Map(
+    snapshot.pullTargets.map((target) => [objectKey(target.meta.namespace, target.meta.name), target]),
+  );
+  for (const decision of result.decisions) {
+    if (decision.mode !== 'pull') continue;
+    const target = byLocation.get(objectKey(decision.namespace, decision.name));
+    if (target === undefined) continue;
+    const subject = {
+      kind: snapshot.key.kind,
+      namespace: target.meta.namespace,
+      name: target.meta.name,
+      uid: target.meta.uid,
+    };
+    if (decision.code === 'consent-missing') {
+      deps.events.emit(subject, {
+        type: 'Warning',
+        reason: 'PullNotAllowed',
+        action: 'Pull',
+        note: decision.message,
+      });
+    } else if (decision.code === 'source-missing') {
+      deps.events.emit(subject, {
+        type: 'Warning',
+        reason: 'SourceMissing',
+        action: 'Pull',
+        note: decision.message,
+      });
+    } else if (decision.code === 'conflict-other-source' || decision.code === 'invalid-rule') {
+      deps.events.emit(subject, {
+        type: 'Warning',
+        reason: 'PullRefused',
+        action: 'Pull',
+        note: decision.message,
+      });
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * `nsync run`: the controller process. Exits 0 after a graceful SIGTERM/SIGINT (in-flight writes
+ * finish, the Lease is released), 1 on a fatal error, 2 on bad configuration, 3 when leadership
+ * was lost (Kubernetes restarts it as a standby).
+ */
+import { parseConfig, ConfigError, type Config } from '../app/config.ts';
+import { Controller } from '../app/controller.ts';
+import { describeError } from '../app/events.ts';
+import { serveHealth } from '../app/health.ts';
+import { createLogger } from '../app/log.ts';
+import { Metrics } from '../app/metrics.ts';
+import { loadKubeConfig, Transport } from '../kube/transport.ts';
+import { VERSION } from './version.ts';
+
+/** Runs the controller until a signal; returns the exit code. */
+export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let config: Config;
+  try {
+    config = parseConfig(argv, env);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof TypeError) {
+      process.stderr.write(`nsync run: ${error.message}\nSee nsync run --help.\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  const kubeConfig = loadKubeConfig(config.access);
+  if (config.leaderElection.enabled && config.leaderElection.namespace === '') {
+    const contextNamespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
+    config = {
+      ...config,
+      leaderElection: { ...config.leaderElection, namespace: contextNamespace ?? 'default' },
+    };
+  }
+  const transport = await Transport.create(kubeConfig, {
+    maxSockets: config.writeConcurrency,
+    userAgent: `nsync/${VERSION}`,
+  });
+  const metrics = new Metrics(VERSION);
+  const controller = new Controller(config, transport, log, metrics);
+  const server = await serveHealth(config.listen, metrics, controller);
+  const address = server.address();
+  log.info(
+    {
+      version: VERSION,
+      server: transport.server.origin,
+      listen:
+        typeof address === 'object' && address ? `${address.address}:${String(address.port)}` : config.listen,
+      kinds: config.kinds,
+      dialects: config.dialects,
+      leaderElection: config.leaderElection.enabled,
+      identity: config.identity,
+    },
+    'nsync starting',
+  );
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'shutting down: finishing in-flight writes');
+    stopping ??= controller.stop();
+  };
+  process.once('SIGTERM', () => {
+    stop('SIGTERM');
+  });
+  process.once('SIGINT', () => {
+    stop('SIGINT');
+  });
+  try {
+    await controller.start();
+    await stopping;
+  } catch (error) {
+    log.fatal({ err: describeError(error) }, 'nsync failed');
+    return 1;
+  } finally {
+    server.close();
+    transport.close();
+  }
+  log.info('nsync stopped');
+  return controller.leadershipLost ? 3 : 0;
+}

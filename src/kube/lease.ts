@@ -1,0 +1,181 @@
+/**
+ * Leader election on a coordination.k8s.io Lease. Expiry is judged by when THIS process last saw
+ * the record change (not by the timestamps in it), so clock skew between nodes cannot make two
+ * leaders; a leader that cannot renew within the renew deadline steps down before its lease can
+ * expire for others (renewDeadline < leaseDuration), so two never write at once.
+ */
+import { classify } from './errors.ts';
+import { LEASES, collectionPath, objectPath } from './resources.ts';
+import type { Transport } from './transport.ts';
+
+/** Lease timing and identity. */
+export interface LeaseOptions {
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
+interface LeaseObject {
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec: {
+    holderIdentity?: string | null;
+    leaseDurationSeconds?: number;
+    acquireTime?: string | null;
+    renewTime?: string | null;
+    leaseTransitions?: number;
+  };
+}
+
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** Competes for one Lease and tells when leadership starts and ends. */
+export class LeaderElector {
+  private readonly transport: Transport;
+  private readonly options: LeaseOptions;
+  private observed: { record: string; at: number } = { record: '', at: 0 };
+  private leading = false;
+
+  constructor(transport: Transport, options: LeaseOptions) {
+    this.transport = transport;
+    this.options = options;
+  }
+
+  /** True while this instance holds the lease. */
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Waits until this instance holds the lease (or the signal aborts: resolves false), then keeps
+   * renewing in the background; `onLost` is called once if leadership is lost.
+   */
+  async acquire(signal: AbortSignal, onLost: () => void): Promise<boolean> {
+    while (!signal.aborted) {
+      if (await this.tryAcquireOrRenew().catch(() => false)) {
+        this.leading = true;
+        void this.renewLoop(signal, onLost);
+        return true;
+      }
+      await sleep(this.options.retryPeriodMs * (1 + Math.random() * 0.2), signal);
+    }
+    return false;
+  }
+
+  private async renewLoop(signal: AbortSignal, onLost: () => void): Promise<void> {
+    let lastRenew = performance.now();
+    while (!signal.aborted && this.leading) {
+      await sleep(this.options.retryPeriodMs, signal);
+      if (isAborted(signal)) break;
+      const renewed = await this.tryAcquireOrRenew().catch(() => false);
+      if (renewed) {
+        lastRenew = performance.now();
+      } else if (performance.now() - lastRenew >= this.options.renewDeadlineMs) {
+        this.leading = false;
+        onLost();
+        return;
+      }
+    }
+  }
+
+  /** Gives the lease up (graceful shutdown) so a standby takes over at once. */
+  async release(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    const lease = await this.get();
+    if (lease?.spec.holderIdentity !== this.options.identity) return;
+    lease.spec.holderIdentity = null;
+    lease.spec.leaseDurationSeconds = 1;
+    lease.spec.renewTime = microTime(Date.now());
+    await this.put(lease).catch(() => undefined);
+  }
+
+  private async get(): Promise<LeaseObject | undefined> {
+    try {
+      return (
+        await this.transport.json<LeaseObject>({
+          method: 'GET',
+          path: objectPath(LEASES, this.options.namespace, this.options.name),
+          timeoutMs: this.options.retryPeriodMs * 2,
+        })
+      ).body;
+    } catch (error) {
+      if (classify(error) === 'not-found') return undefined;
+      throw error;
+    }
+  }
+
+  private async put(lease: LeaseObject): Promise<void> {
+    await this.transport.json({
+      method: 'PUT',
+      path: objectPath(LEASES, this.options.namespace, this.options.name),
+      body: lease,
+      timeoutMs: this.options.retryPeriodMs * 2,
+    });
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const now = Date.now();
+    const { identity, leaseDurationMs } = this.options;
+    const leaseDurationSeconds = Math.ceil(leaseDurationMs / 1000);
+    const lease = await this.get();
+    if (lease === undefined) {
+      await this.transport.json({
+        method: 'POST',
+        path: collectionPath(LEASES, this.options.namespace),
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.options.name, namespace: this.options.namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
+          },
+        },
+        timeoutMs: this.options.retryPeriodMs * 2,
+      });
+      this.observed = { record: `${identity}|${microTime(now)}`, at: performance.now() };
+      return true;
+    }
+    const holder = lease.spec.holderIdentity ?? '';
+    const record = `${holder}|${lease.spec.renewTime ?? ''}`;
+    if (record !== this.observed.record) this.observed = { record, at: performance.now() };
+    const heldByOther = holder !== '' && holder !== identity;
+    const observedDurationMs = (lease.spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
+    if (heldByOther && performance.now() - this.observed.at < observedDurationMs) return false;
+    if (holder !== identity) {
+      lease.spec.acquireTime = microTime(now);
+      lease.spec.leaseTransitions = (lease.spec.leaseTransitions ?? 0) + 1;
+    }
+    lease.spec.holderIdentity = identity;
+    lease.spec.leaseDurationSeconds = leaseDurationSeconds;
+    lease.spec.renewTime = microTime(now);
+    await this.put(lease); // resourceVersion in metadata: a concurrent taker gets 409 and loses.
+    this.observed = { record: `${identity}|${lease.spec.renewTime}`, at: performance.now() };
+    return true;
+  }
+}
+
+/** Read through a call: the flag changes while we await, which narrowing cannot see. */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
