@@ -19,3 +19,5 @@ export type {
 } from './dialects/adapter.ts';
 export { nativeDialect, parseKeyList } from './dialects/native.ts';
 export { reflectorDialect } from './dialects/reflector.ts';
+export { replicatorDialect } from './dialects/replicator.ts';
+export { kubedDialect } from './dialects/kubed.ts';

@@ -97,19 +97,19 @@ export function isNeverCopied(key: string): boolean {
   );
 }
 
+/** Whether a key belongs to any dialect's vocabulary (nsync's own included). */
+function isDialectKey(key: string): boolean {
+  return (
+    key.startsWith(NATIVE_PREFIX) ||
+    key.startsWith(REFLECTOR_PREFIX) ||
+    key.startsWith(REPLICATOR_PREFIX) ||
+    key.startsWith(KUBED_PREFIX)
+  );
+}
+
 /** Whether any key of a map belongs to a dialect nsync reads (a cheap relevance test for the cache). */
 export function hasDialectKey(map: Readonly<Record<string, string>>): boolean {
-  for (const key of Object.keys(map)) {
-    if (
-      key.startsWith(NATIVE_PREFIX) ||
-      key.startsWith(REFLECTOR_PREFIX) ||
-      key.startsWith(REPLICATOR_PREFIX) ||
-      key.startsWith(KUBED_PREFIX)
-    ) {
-      return true;
-    }
-  }
-  return false;
+  return Object.keys(map).some(isDialectKey);
 }
 
 /** A claim, read from an existing object's markers, that it is a push mirror of some source. */
@@ -118,6 +118,17 @@ export interface MirrorClaim {
   readonly sourceName: string;
   /** Which controller's markers carry the claim: 'native' means nsync's own. */
   readonly markedBy: Dialect;
+}
+
+/** What mirrorClaim needs to know about the cluster it runs in. */
+export interface MirrorClaimOptions {
+  /**
+   * This cluster's name (`--cluster-name`), compared with the `origin.cluster` label kubed puts on
+   * its copies: a copy that names another cluster came from a source over there, whatever its
+   * namespace/name labels say, and is never claimed here.
+   * @default ''
+   */
+  readonly clusterName?: string;
 }
 
 /** Splits `<namespace>/<name>`; undefined when it is not exactly that shape. */
@@ -130,24 +141,148 @@ export function parseRef(value: string | undefined): { namespace: string; name: 
   return { namespace, name };
 }
 
+/** A map's own value for a key (never an inherited member such as `toString`). */
+function own(map: Readonly<Record<string, string>>, key: string): string | undefined {
+  return Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
+/** A non-empty string field of a parsed JSON object, or undefined. */
+function stringField(object: object, key: string): string | undefined {
+  const value: unknown = Object.hasOwn(object, key) ? (object as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+type SourceRef = { readonly namespace: string; readonly name: string };
+
 /**
- * Which source, if any, an existing object is a push mirror of. nsync's own mirrors carry the
- * managed-by label and the source annotation; mirrors that reflector created automatically are
- * adoptable for the same source (migration needs no re-creation).
+ * Reads kubed's `origin` annotation: the JSON object reference of the source
+ * (`{apiVersion, kind, name, namespace, uid, resourceVersion}`; kubed leaves out the fields it does
+ * not know, typically apiVersion and kind). Undefined unless it is an object naming both a
+ * namespace and a name, and — when it says — the same kind as the object carrying it.
  */
-export function mirrorClaim(
-  _kind: Kind,
+function kubedOriginRef(kind: Kind, value: string | undefined): SourceRef | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const originKind = stringField(parsed, 'kind');
+  if (originKind !== undefined && originKind !== kind) return undefined;
+  const namespace = stringField(parsed, 'namespace');
+  const name = stringField(parsed, 'name');
+  return namespace === undefined || name === undefined ? undefined : { namespace, name };
+}
+
+/**
+ * The source a kubed copy names. kubed (config-syncer) labels every copy with
+ * `origin.name`/`origin.namespace`/`origin.cluster` and annotates it with `origin`; copies made
+ * before the labels existed (kubed 0.9) carry the annotation only. When both are there they must
+ * agree: a copy whose markers contradict each other is nobody's. A copy from another cluster
+ * (`origin.cluster` set and not this cluster's name) is never claimed.
+ */
+function kubedClaim(
+  kind: Kind,
   labels: Readonly<Record<string, string>>,
   annotations: Readonly<Record<string, string>>,
+  clusterName: string,
+): SourceRef | undefined {
+  const cluster = own(labels, kubed.originCluster);
+  if (cluster !== undefined && cluster !== '' && cluster !== clusterName) return undefined;
+  const labelName = own(labels, kubed.originName);
+  const labelNamespace = own(labels, kubed.originNamespace);
+  const fromAnnotation = kubedOriginRef(kind, own(annotations, kubed.origin));
+  if (fromAnnotation === undefined) {
+    if (
+      labelName === undefined ||
+      labelName === '' ||
+      labelNamespace === undefined ||
+      labelNamespace === ''
+    ) {
+      return undefined;
+    }
+    return { namespace: labelNamespace, name: labelName };
+  }
+  const agrees =
+    (labelName === undefined || labelName === fromAnnotation.name) &&
+    (labelNamespace === undefined || labelNamespace === fromAnnotation.namespace);
+  return agrees ? fromAnnotation : undefined;
+}
+
+/**
+ * Which source, if any, an existing object is a push mirror of, as named by its own markers:
+ *
+ * - nsync's mirrors: the managed-by label plus the `nsync.dev/source` annotation;
+ * - reflector's automatic mirrors: `auto-reflects: "True"` plus `reflects: <namespace>/<name>`;
+ * - kubed's copies: the `origin.name`/`origin.namespace` labels and/or the `origin` annotation
+ *   (see kubedClaim; copies from another cluster are not claimed).
+ *
+ * Mirrors of another dialect's controller are adoptable for the SAME source, so a migration needs
+ * no re-creation. replicator's push replicas do not name their source at all; they are not claimed
+ * here but by unnamedMirrorClaim, which needs a different check by the planner.
+ */
+export function mirrorClaim(
+  kind: Kind,
+  labels: Readonly<Record<string, string>>,
+  annotations: Readonly<Record<string, string>>,
+  options: MirrorClaimOptions = {},
 ): MirrorClaim | undefined {
-  if (labels[owned.managedByLabel] === owned.managedByValue) {
-    const ref = parseRef(annotations[owned.source]);
+  if (own(labels, owned.managedByLabel) === owned.managedByValue) {
+    const ref = parseRef(own(annotations, owned.source));
     if (ref) return { sourceNamespace: ref.namespace, sourceName: ref.name, markedBy: 'native' };
   }
-  const autoReflects = annotations[reflector.autoReflects];
+  const autoReflects = own(annotations, reflector.autoReflects);
   if (autoReflects !== undefined && autoReflects.trim().toLowerCase() === 'true') {
-    const ref = parseRef(annotations[reflector.reflects]);
+    const ref = parseRef(own(annotations, reflector.reflects));
     if (ref) return { sourceNamespace: ref.namespace, sourceName: ref.name, markedBy: 'reflector' };
   }
+  const origin = kubedClaim(kind, labels, annotations, options.clusterName ?? '');
+  if (origin) return { sourceNamespace: origin.namespace, sourceName: origin.name, markedBy: 'kubed' };
   return undefined;
+}
+
+/**
+ * A claim that names no source. replicator's push replicas record when and from which source
+ * resourceVersion they were written (`replicated-at`, `replicated-from-version`,
+ * `replicated-keys`) but never the source's namespace or name: the source has the replica's own
+ * name, in a namespace only the source's `replicate-to`/`replicate-to-matching` can tell.
+ */
+export interface UnnamedMirrorClaim {
+  readonly markedBy: 'replicator';
+  /** The source has this object's own name; its namespace is not recorded. */
+  readonly sourceName: 'same-as-object';
+}
+
+/** The markers replicator writes on every replica; an unnamed claim carries these and no other dialect key. */
+const REPLICA_MARKERS: ReadonlySet<string> = new Set([
+  replicator.replicatedAt,
+  replicator.replicatedFromVersion,
+  replicator.replicatedKeys,
+]);
+
+/**
+ * Whether an object looks like a push replica that replicator wrote: it carries
+ * `replicated-from-version` (written on every replicator write, in every version) and no other
+ * annotation of any dialect besides replicator's two other replica markers. That rules out
+ * replicator's pull targets (same markers plus `replicate-from`), every other pull target and
+ * every source, and anything a named claim (mirrorClaim) covers.
+ *
+ * Such a claim alone never makes the object nsync's: it may be adopted only by a source of the
+ * same kind and name, in another namespace, whose replicator push rule selects the object's
+ * namespace right now — exactly the objects replicator itself would have overwritten. It is never
+ * a reason to delete anything.
+ */
+export function unnamedMirrorClaim(
+  kind: Kind,
+  labels: Readonly<Record<string, string>>,
+  annotations: Readonly<Record<string, string>>,
+  options: MirrorClaimOptions = {},
+): UnnamedMirrorClaim | undefined {
+  if (own(annotations, replicator.replicatedFromVersion) === undefined) return undefined;
+  if (Object.keys(annotations).some((key) => isDialectKey(key) && !REPLICA_MARKERS.has(key)))
+    return undefined;
+  if (mirrorClaim(kind, labels, annotations, options) !== undefined) return undefined;
+  return { markedBy: 'replicator', sourceName: 'same-as-object' };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DialectAdapter, DialectTargetResult } from './dialects/adapter.ts';
 import { EMPTY_SOURCE_SPEC } from './dialects/adapter.ts';
-import { native, reflector, replicator } from './markers.ts';
+import { kubed, native, reflector, replicator } from './markers.ts';
 import type { Dialect } from './model.ts';
 import {
   DIALECT_ADAPTERS,
@@ -184,14 +184,128 @@ void describe('parseTarget', () => {
 });
 
 void describe('DIALECT_ADAPTERS', () => {
-  void test('holds one adapter per dialect implemented so far', () => {
+  void test('holds one adapter per dialect', () => {
     const dialects = DIALECT_ADAPTERS.map((adapter) => adapter.dialect);
-    assert.deepEqual(dialects, ['native', 'reflector']);
+    assert.deepEqual([...dialects].sort(), [...PULL_PRECEDENCE].sort());
     assert.equal(new Set(dialects).size, dialects.length);
   });
 
-  void test('replicator annotations are not read yet (no adapter)', () => {
+  void test('replicator replicate-from is read', () => {
     assert.deepEqual(parseTarget('Secret', { [replicator.replicateFrom]: 'a/b' }), {
+      pull: { dialect: 'replicator', source: { namespace: 'a', name: 'b' }, keys: undefined },
+      problems: [],
+    });
+  });
+});
+
+void describe('parseSource: replicator and kubed', () => {
+  void test('one source may push in all four dialects at once, each rule standing alone', () => {
+    const spec = parseSource(
+      'ConfigMap',
+      'platform',
+      'shared',
+      { ...PUSH_BOTH, [replicator.replicateTo]: 'team-.*', [kubed.sync]: '' },
+      undefined,
+    );
+    assert.deepEqual(
+      spec.push.map((rule) => rule.dialect),
+      ['native', 'reflector', 'replicator', 'kubed'],
+    );
+    assert.deepEqual(spec.problems, []);
+  });
+
+  void test('replicator consent joins the others', () => {
+    const spec = parseSource(
+      'Secret',
+      'platform',
+      'shared',
+      {
+        [reflector.allowed]: 'true',
+        [replicator.allowed]: 'true',
+        [replicator.allowedNamespaces]: 'team-.*',
+      },
+      'Opaque',
+    );
+    assert.deepEqual(
+      spec.consent.map((consent) => consent.dialect),
+      ['reflector', 'replicator'],
+    );
+  });
+
+  void test('kubed sync-contexts is unsupported, not a problem; the in-cluster push remains', () => {
+    const spec = parseSource(
+      'Secret',
+      'platform',
+      'shared',
+      { [kubed.sync]: 'true', [kubed.syncContexts]: 'eu,us' },
+      'Opaque',
+    );
+    assert.deepEqual(
+      spec.push.map((rule) => rule.dialect),
+      ['kubed'],
+    );
+    assert.deepEqual(spec.problems, []);
+    assert.deepEqual(
+      spec.unsupported.map((found) => [found.dialect, found.annotation]),
+      [['kubed', kubed.syncContexts]],
+    );
+  });
+
+  void test('Helm release Secrets are never replicator or kubed sources', () => {
+    const annotations = { [replicator.replicateTo]: '.*', [kubed.sync]: '' };
+    assert.deepEqual(
+      parseSource('Secret', 'apps', 'sh.helm.release.v1.app.v1', annotations, 'helm.sh/release.v1'),
+      EMPTY_SOURCE_SPEC,
+    );
+  });
+});
+
+void describe('parseTarget: replicator', () => {
+  void test('native and reflector win over replicator; a different replicator source is reported', () => {
+    const spec = parseTarget('Secret', {
+      [reflector.reflects]: 'platform/a',
+      [replicator.replicateFrom]: 'platform/b',
+    });
+    assert.equal(spec.pull?.dialect, 'reflector');
+    assert.deepEqual(
+      spec.problems.map((found) => [found.dialect, found.annotation]),
+      [['replicator', replicator.replicateFrom]],
+    );
+  });
+
+  void test('replicator and native naming the same source agree (migration in progress)', () => {
+    const spec = parseTarget('Secret', {
+      [native.pullFrom]: 'platform/a',
+      [replicator.replicateFrom]: 'platform/a',
+    });
+    assert.equal(spec.pull?.dialect, 'native');
+    assert.deepEqual(spec.problems, []);
+  });
+
+  void test('an invalid replicate-from still claims the object: a lower dialect never fills it', () => {
+    const claimingKubed: DialectAdapter = {
+      dialect: 'kubed',
+      parseSource: () => EMPTY_SOURCE_SPEC,
+      parseTarget: () => ({
+        claim: 'kubed/pull',
+        pull: { dialect: 'kubed', source: { namespace: 'x', name: 'y' }, keys: undefined },
+        problems: [],
+      }),
+    };
+    const spec = parseTargetWith([...DIALECT_ADAPTERS.filter((a) => a.dialect !== 'kubed'), claimingKubed], {
+      kind: 'Secret',
+      annotations: { [replicator.replicateFrom]: 'just-a-name' },
+      secretType: undefined,
+    });
+    assert.equal(spec.pull, undefined);
+    assert.deepEqual(
+      spec.problems.map((found) => found.dialect),
+      ['replicator', 'kubed'],
+    );
+  });
+
+  void test('kubed never asks to fill a target (it has no pull)', () => {
+    assert.deepEqual(parseTarget('ConfigMap', { [kubed.origin]: '{}', [kubed.sync]: '' }), {
       pull: undefined,
       problems: [],
     });

@@ -16,6 +16,8 @@ import {
 } from './dialects/adapter.ts';
 import { nativeDialect } from './dialects/native.ts';
 import { reflectorDialect } from './dialects/reflector.ts';
+import { replicatorDialect } from './dialects/replicator.ts';
+import { kubedDialect } from './dialects/kubed.ts';
 
 /**
  * Which dialect wins when one object carries pull annotations of several: nsync's own first (the
@@ -27,7 +29,12 @@ export const PULL_PRECEDENCE: readonly Dialect[] = ['native', 'reflector', 'repl
  * Every dialect nsync reads. Adding a dialect is one line here; the order does not matter, pull
  * precedence comes from PULL_PRECEDENCE.
  */
-export const DIALECT_ADAPTERS: readonly DialectAdapter[] = [nativeDialect, reflectorDialect];
+export const DIALECT_ADAPTERS: readonly DialectAdapter[] = [
+  nativeDialect,
+  reflectorDialect,
+  replicatorDialect,
+  kubedDialect,
+];
 
 function byPrecedence(adapters: readonly DialectAdapter[]): DialectAdapter[] {
   return [...adapters].sort(
