@@ -22,13 +22,13 @@ export const RESOURCES: Readonly<Record<Kind, Resource>> = { Secret: SECRETS, Co
 /** Index value under which every source is filed. */
 export const SOURCE_INDEX_VALUE = 'source';
 
-function newObjectStore(kind: Kind): Store<ObjectMeta, ObjectIndex> {
+function newObjectStore(kind: Kind, clusterName: string): Store<ObjectMeta, ObjectIndex> {
   return new Store<ObjectMeta, ObjectIndex>({
     key: (meta) => objectKey(meta.namespace, meta.name),
     unchanged: (old, next) => old.resourceVersion === next.resourceVersion && old.uid === next.uid,
     indexes: {
       claims: (meta) => {
-        const claim = mirrorClaim(kind, meta.labels, meta.annotations);
+        const claim = mirrorClaim(kind, meta.labels, meta.annotations, { clusterName });
         return claim ? [objectKey(claim.sourceNamespace, claim.sourceName)] : [];
       },
       pulls: (meta) => {
@@ -71,9 +71,12 @@ export class ClusterCache {
   readonly kinds: readonly Kind[];
   private readonly watches: ListWatch[];
 
-  constructor(transport: Transport, kinds: readonly Kind[], observer: CacheObserver = {}) {
+  constructor(transport: Transport, kinds: readonly Kind[], observer: CacheObserver = {}, clusterName = '') {
     this.kinds = kinds;
-    this.objects = { Secret: newObjectStore('Secret'), ConfigMap: newObjectStore('ConfigMap') };
+    this.objects = {
+      Secret: newObjectStore('Secret', clusterName),
+      ConfigMap: newObjectStore('ConfigMap', clusterName),
+    };
     const watch = (resource: Resource, sink: ListWatchSink): ListWatch =>
       new ListWatch({
         transport,

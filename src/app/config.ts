@@ -335,5 +335,6 @@ export function guardrailsOf(config: Config): Guardrails {
     mayPushFrom: (namespace) => matches(sources, namespace, false),
     optOutLabel: config.optOutLabel,
     dialects: new Set(config.dialects),
+    clusterName: config.clusterName,
   };
 }

@@ -45,12 +45,17 @@ export class Controller {
     this.log = log;
     this.metrics = metrics;
     const writer = new Writer(transport);
-    this.cache = new ClusterCache(transport, config.kinds, {
-      onWatchRestart: (resource, reason) => {
-        metrics.watchRestarts.inc({ resource, reason });
-        if (reason !== 'closed') log.info({ resource, reason }, 'watch restarted');
+    this.cache = new ClusterCache(
+      transport,
+      config.kinds,
+      {
+        onWatchRestart: (resource, reason) => {
+          metrics.watchRestarts.inc({ resource, reason });
+          if (reason !== 'closed') log.info({ resource, reason }, 'watch restarted');
+        },
       },
-    });
+      config.clusterName,
+    );
     this.queue = new WorkQueue({
       observer: {
         onStart: (_key, waitedMs) => {
@@ -106,7 +111,7 @@ export class Controller {
   private async main(): Promise<void> {
     const signal = this.abort.signal;
     const caches = this.cache.run(signal);
-    wireTriggers(this.cache, this.queue);
+    wireTriggers(this.cache, this.queue, this.config.clusterName);
     await Promise.race([this.cache.synced(), caches]);
     if (signal.aborted) return;
     this.log.info({ namespaces: this.cache.namespaces.size, kinds: this.config.kinds }, 'caches synced');

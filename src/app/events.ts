@@ -3,6 +3,7 @@
  * invalid annotations, repeated failures. Repeats are suppressed for a while and the rate is
  * bounded, so a flapping rule cannot flood the API server; notes never carry data values.
  */
+import { randomBytes } from 'node:crypto';
 import { EVENTS } from '../kube/resources.ts';
 import type { Writer } from '../kube/writer.ts';
 import type { Kind } from '../rules/model.ts';
@@ -94,7 +95,7 @@ export class EventRecorder {
     return {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { generateName: `${subject.name.slice(0, 200)}.`, namespace: subject.namespace },
+      metadata: { name: eventName(subject.name, now), namespace: subject.namespace },
       eventTime: microTime(now),
       reportingController: 'nsync.dev/nsync',
       reportingInstance: this.options.instance,
@@ -111,6 +112,11 @@ export class EventRecorder {
       },
     };
   }
+}
+
+/** `<object>.<hex>`, the usual Event name (generateName cannot end in a dot). */
+function eventName(objectName: string, now: number): string {
+  return `${objectName.slice(0, 200)}.${now.toString(16)}${randomBytes(4).toString('hex')}`;
 }
 
 /** RFC 3339 with microseconds, the MicroTime format the API expects. */

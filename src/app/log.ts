@@ -10,8 +10,8 @@ export type { Logger };
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** A JSON logger on stderr (stdout stays free for command output such as `nsync explain`). */
-export function createLogger(level: LogLevel, destination: NodeJS.WritableStream = process.stderr): Logger {
+/** A JSON logger, on stderr by default (stdout stays free for command output such as `nsync explain`). */
+export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
   return pino(
     {
       level,
@@ -24,6 +24,6 @@ export function createLogger(level: LogLevel, destination: NodeJS.WritableStream
         censor: '[redacted]',
       },
     },
-    pino.destination({ dest: destination === process.stderr ? 2 : 1, sync: false }),
+    destination ?? pino.destination({ dest: 2, sync: false }),
   );
 }

@@ -18,10 +18,10 @@ export interface KeySink {
 }
 
 /** Source keys an object's existence or change concerns. */
-function keysOf(kind: Kind, meta: ObjectMeta): string[] {
+function keysOf(kind: Kind, meta: ObjectMeta, clusterName: string): string[] {
   const keys: string[] = [];
   if (isSource(meta)) keys.push(sourceQueueKey(kind, meta.namespace, meta.name));
-  const claim = mirrorClaim(kind, meta.labels, meta.annotations);
+  const claim = mirrorClaim(kind, meta.labels, meta.annotations, { clusterName });
   if (claim) keys.push(sourceQueueKey(kind, claim.sourceNamespace, claim.sourceName));
   if (Object.keys(meta.annotations).length > 0) {
     const pull = parseTarget(kind, meta.annotations).pull;
@@ -69,12 +69,12 @@ function namespaceChanged(change: StoreChange<NamespaceInfo>): boolean {
 }
 
 /** Connects cache changes to the queue. Returns a function that disconnects them. */
-export function wireTriggers(cache: ClusterCache, sink: KeySink): () => void {
+export function wireTriggers(cache: ClusterCache, sink: KeySink, clusterName = ''): () => void {
   const unsubscribers = cache.kinds.map((kind) => {
     const store = cache.objects[kind];
     return store.onChange((change) => {
       const involved = versions(change);
-      for (const meta of involved) for (const key of keysOf(kind, meta)) sink.add(key);
+      for (const meta of involved) for (const key of keysOf(kind, meta, clusterName)) sink.add(key);
       if (change.type !== 'update') {
         // Something appeared or vanished at a name: sources aiming at that name may now create
         // their mirror there, or must report a conflict.

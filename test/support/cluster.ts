@@ -53,3 +53,73 @@ export async function createNamespaces(
   }
   return specs.map((spec) => spec.name);
 }
+
+/** A Secret or ConfigMap as tests read it. */
+export interface TestObject {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  type?: string;
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}
+
+/** Reads an object; undefined when it does not exist. */
+export async function getObject(
+  cluster: Cluster,
+  plural: 'secrets' | 'configmaps',
+  namespace: string,
+  name: string,
+): Promise<TestObject | undefined> {
+  const answer = await cluster.api<TestObject>('GET', `/api/v1/namespaces/${namespace}/${plural}/${name}`);
+  if (answer.status === 404) return undefined;
+  if (answer.status !== 200) throw new Error(`GET ${plural} ${namespace}/${name}: ${String(answer.status)}`);
+  return answer.body;
+}
+
+/** Creates an object in a namespace; fails the test on any answer but 201. */
+export async function createObject(
+  cluster: Cluster,
+  plural: 'secrets' | 'configmaps',
+  namespace: string,
+  body: object,
+): Promise<TestObject> {
+  const answer = await cluster.api<TestObject>('POST', `/api/v1/namespaces/${namespace}/${plural}`, body);
+  if (answer.status !== 201)
+    throw new Error(
+      `POST ${plural} in ${namespace}: ${String(answer.status)} ${JSON.stringify(answer.body)}`,
+    );
+  return answer.body;
+}
+
+/** JSON-merge-patches an object. */
+export async function patchObject(cluster: Cluster, path: string, patch: object): Promise<TestObject> {
+  const answer = await cluster.api<TestObject>('PATCH', path, patch, 'application/merge-patch+json');
+  if (answer.status !== 200)
+    throw new Error(`PATCH ${path}: ${String(answer.status)} ${JSON.stringify(answer.body)}`);
+  return answer.body;
+}
+
+/** base64 of a UTF-8 string, as Secret data holds it. */
+export function b64(text: string): string {
+  return Buffer.from(text).toString('base64');
+}
+
+/** Events (events.k8s.io/v1) in a namespace about one object. */
+export async function eventsAbout(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+): Promise<{ reason: string; type: string; note: string }[]> {
+  const answer = await cluster.api<{
+    items: { reason: string; type: string; note?: string; regarding?: { name?: string } }[];
+  }>('GET', `/apis/events.k8s.io/v1/namespaces/${namespace}/events`);
+  return answer.body.items
+    .filter((event) => event.regarding?.name === name)
+    .map((event) => ({ reason: event.reason, type: event.type, note: event.note ?? '' }));
+}
