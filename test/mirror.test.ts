@@ -384,3 +384,55 @@ test('no secret value appears in nsync’s logs', () => {
     assert.ok(!text.includes(value) && !text.includes(b64(value)), `the logs do not contain ${value}`);
   }
 });
+
+test('hostile patterns disable only their own source, with an Event and a metric; others keep syncing', async () => {
+  const [src = '', app = ''] = await namespaces('src', 'app');
+  // 63-character namespace names against a catastrophic-backtracking pattern: RE2 stays linear.
+  const [long = ''] = await namespaces(`l${'a'.repeat(63 - `${prefix}-${String(counter + 1)}-l`.length)}`);
+  assert.equal(long.length, 63);
+  await createObject(cluster, 'secrets', src, {
+    metadata: {
+      name: 'catastrophic',
+      annotations: {
+        'reflector.v1.k8s.emberstack.com/reflection-allowed': 'true',
+        'reflector.v1.k8s.emberstack.com/reflection-auto-enabled': 'true',
+        'reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces': `(a+)+$,${long}`,
+      },
+    },
+    data: { k: b64('v') },
+  });
+  await createObject(cluster, 'secrets', src, {
+    metadata: { name: 'invalid', annotations: { 'nsync.dev/push-to': 'Bad_Glob[' } },
+    data: { k: b64('v') },
+  });
+  await createObject(cluster, 'secrets', src, {
+    metadata: {
+      name: 'lookahead',
+      annotations: {
+        'reflector.v1.k8s.emberstack.com/reflection-allowed': 'true',
+        'reflector.v1.k8s.emberstack.com/reflection-auto-enabled': 'true',
+        'reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces': '(?=x).*',
+      },
+    },
+    data: { k: b64('v') },
+  });
+  await createObject(cluster, 'secrets', src, {
+    metadata: { name: 'healthy', annotations: { 'nsync.dev/push-to': app } },
+    data: { k: b64('v') },
+  });
+  await eventually('the healthy source to sync', () => getObject(cluster, 'secrets', app, 'healthy'));
+  await eventually('the catastrophic-pattern source to sync to the 63-character namespace', () =>
+    getObject(cluster, 'secrets', long, 'catastrophic'),
+  );
+  for (const name of ['invalid', 'lookahead']) {
+    const events = await eventually(`an InvalidAnnotation Event on ${name}`, async () => {
+      const found = await eventsAbout(cluster, src, name);
+      return found.some((event) => event.reason === 'InvalidAnnotation') ? found : undefined;
+    });
+    assert.equal(events.find((event) => event.reason === 'InvalidAnnotation')?.type, 'Warning');
+  }
+  const metrics = await nsync.metrics.registry.getSingleMetricAsString('nsync_rule_problems_total');
+  assert.match(metrics, /nsync_rule_problems_total\{dialect="native"\} [1-9]/);
+  assert.match(metrics, /nsync_rule_problems_total\{dialect="reflector"\} [1-9]/);
+  assert.equal(await getObject(cluster, 'secrets', app, 'invalid'), undefined);
+});
