@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, envName, guardrailsOf, parseConfig, parseDuration } from './config.ts';
+
+test('defaults: all kinds and dialects, system namespaces excluded, leader election on', () => {
+  const config = parseConfig([], {});
+  assert.deepEqual(config.kinds, ['Secret', 'ConfigMap']);
+  assert.deepEqual(config.dialects, ['native', 'reflector', 'replicator', 'kubed']);
+  assert.deepEqual(config.excludeNamespaces, ['kube-system', 'kube-public', 'kube-node-lease']);
+  assert.equal(config.leaderElection.enabled, true);
+  assert.equal(config.resyncPeriodMs, 600_000);
+  assert.deepEqual(config.listen, { host: '0.0.0.0', port: 8080 });
+  assert.ok(Object.isFrozen(config));
+});
+
+test('flags win over environment variables, which win over defaults', () => {
+  const env = { NSYNC_KINDS: 'configmaps', NSYNC_WORKERS: '7', NSYNC_LEADER_ELECT: 'false' };
+  const fromEnv = parseConfig([], env);
+  assert.deepEqual(fromEnv.kinds, ['ConfigMap']);
+  assert.equal(fromEnv.workers, 7);
+  assert.equal(fromEnv.leaderElection.enabled, false);
+  const fromFlags = parseConfig(['--kinds=secrets', '--workers', '2', '--leader-elect=true'], env);
+  assert.deepEqual(fromFlags.kinds, ['Secret']);
+  assert.equal(fromFlags.workers, 2);
+  assert.equal(fromFlags.leaderElection.enabled, true);
+});
+
+test('every bad value is reported at once, each with what was expected', () => {
+  assert.throws(
+    () =>
+      parseConfig(
+        [
+          '--kinds=secrets,roles',
+          '--resync-period=soon',
+          '--workers=0',
+          '--listen=nowhere',
+          '--opt-out-label=Bad Label!',
+        ],
+        {},
+      ),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.problems.length, 5);
+      assert.match(error.message, /--kinds: expected a comma list of secrets, configmaps/);
+      assert.match(error.message, /--resync-period: expected a duration/);
+      assert.match(error.message, /--workers: expected a whole number/);
+      assert.match(error.message, /--listen: expected \[host\]:port/);
+      assert.match(error.message, /--opt-out-label/);
+      return true;
+    },
+  );
+});
+
+test('lease timings must be ordered retry < renew deadline < duration', () => {
+  assert.throws(
+    () => parseConfig(['--renew-deadline=20s'], {}),
+    /--retry-period < --renew-deadline < --lease-duration/,
+  );
+  assert.doesNotThrow(() => parseConfig(['--renew-deadline=20s', '--leader-elect=false'], {}));
+});
+
+test('an unknown flag is refused', () => {
+  assert.throws(() => parseConfig(['--replicate-roles'], {}), /Unknown option/);
+});
+
+test('durations and environment variable names', () => {
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('30s'), 30_000);
+  assert.equal(parseDuration('1h'), 3_600_000);
+  assert.equal(parseDuration('1.5h'), undefined);
+  assert.equal(envName('exclude-namespaces'), 'NSYNC_EXCLUDE_NAMESPACES');
+});
+
+test('guardrails: exclusions with "!" carve out allowed namespaces', () => {
+  const guardrails = guardrailsOf(
+    parseConfig(['--exclude-namespaces=*,!team-*', '--source-namespaces=platform,cert-*'], {}),
+  );
+  assert.equal(guardrails.isExcluded('team-a'), false);
+  assert.equal(guardrails.isExcluded('kube-system'), true);
+  assert.equal(guardrails.mayPushFrom('cert-manager'), true);
+  assert.equal(guardrails.mayPushFrom('team-a'), false);
+  const defaults = guardrailsOf(parseConfig([], {}));
+  assert.equal(defaults.isExcluded('kube-system'), true);
+  assert.equal(defaults.isExcluded('default'), false);
+  assert.equal(defaults.mayPushFrom('anything'), true);
+});
