@@ -33,9 +33,10 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
       leaderElection: { ...config.leaderElection, namespace: contextNamespace ?? 'default' },
     };
   }
+  // The identity in the User-Agent lets audit logs tell the writes of each replica apart.
   const transport = await Transport.create(kubeConfig, {
     maxSockets: config.writeConcurrency,
-    userAgent: `nsync/${VERSION}`,
+    userAgent: `nsync/${VERSION} (${config.identity})`,
   });
   const metrics = new Metrics(VERSION);
   const controller = new Controller(config, transport, log, metrics);
