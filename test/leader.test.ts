@@ -126,7 +126,7 @@ test('the standby takes over from a SIGKILLed leader: no lost update, never two 
       .filter((line) => line !== '')
       .map((line) => JSON.parse(line) as AuditEvent)
       .filter((event) => event.stage === 'ResponseComplete' && event.objectRef?.resource === 'secrets')
-      .filter((event) => targets.includes(event.objectRef.namespace ?? ''));
+      .filter((event) => targets.includes(event.objectRef?.namespace ?? ''));
     const by = (identity: string): AuditEvent[] =>
       writes.filter((event) => event.userAgent?.includes(`(${identity})`));
     const one = by('replica-one');

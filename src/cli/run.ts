@@ -35,7 +35,9 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   // The identity in the User-Agent lets audit logs tell the writes of each replica apart.
   const transport = await Transport.create(kubeConfig, {
-    maxSockets: config.writeConcurrency,
+    // Watches hold a connection each for as long as they run: room for them, source reads and
+    // Events on top of the writes, so a small --write-concurrency can never starve the pool.
+    maxSockets: config.writeConcurrency + config.kinds.length + 1 + 4,
     userAgent: `nsync/${VERSION} (${config.identity})`,
   });
   const metrics = new Metrics(VERSION);
