@@ -70,7 +70,7 @@ export const OPTIONS = [
     flag: 'write-concurrency',
     type: 'string',
     default: '32',
-    help: 'writes in flight at once (also the connection pool size)',
+    help: 'writes in flight at once',
   },
   { flag: 'listen', type: 'string', default: ':8080', help: 'address of /metrics, /healthz and /readyz' },
   {
