@@ -98,11 +98,15 @@ test('nsync explain prints a decision and its reason for every namespace', async
     metadata: { name: 'explained', annotations: { 'nsync.dev/push-to': `${yes},${busy}` } },
     data: { k: b64('v') },
   });
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [bin, 'explain', 'secret/explained', '-n', src, `--kubeconfig=${cluster.admin.kubeconfigPath}`],
-    { env: { ...process.env, NSYNC_EXCLUDE_NAMESPACES: `*,!${prefix}-*` } },
-  );
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    bin,
+    'explain',
+    'secret/explained',
+    '-n',
+    src,
+    `--kubeconfig=${cluster.admin.kubeconfigPath}`,
+    `--exclude-namespaces=*,!${prefix}-*`,
+  ]);
   const line = (namespace: string): string =>
     stdout.split('\n').find((row) => row.startsWith(`${namespace} `)) ?? '';
   assert.match(line(yes), /create/);

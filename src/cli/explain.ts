@@ -3,9 +3,8 @@
  * every namespace, and why — the planner's own decisions, computed from a fresh read of the
  * cluster. Reads only; writes nothing.
  */
-import { parseArgs } from 'node:util';
 import { ClusterCache } from '../app/cache.ts';
-import { guardrailsOf, parseConfig } from '../app/config.ts';
+import { ConfigError, guardrailsOf, OPTIONS, parseConfig, type Config } from '../app/config.ts';
 import { snapshotOf } from '../app/reconcile.ts';
 import { SourceReader } from '../app/sources.ts';
 import { loadKubeConfig, Transport } from '../kube/transport.ts';
@@ -22,37 +21,62 @@ const KINDS: Readonly<Record<string, Kind>> = {
   cm: 'ConfigMap',
 };
 
-export const EXPLAIN_USAGE = `usage: nsync explain <secret|configmap>/<name> -n <namespace> [--kubeconfig FILE] [--context NAME]
+export const EXPLAIN_USAGE = `usage: nsync explain <secret|configmap>/<name> -n <namespace> [nsync run options]
 
-Guardrails (--exclude-namespaces etc.) are read from the same NSYNC_* environment variables as
-nsync run, so set them as your deployment does to see exactly what it decides.`;
+explain takes every option of nsync run (flags or NSYNC_* variables), so passing the deployment's
+own guardrails (--exclude-namespaces, --source-namespaces, --dialects …) shows exactly what it
+decides. It only reads.`;
+
+/** Splits explain's own arguments (target, namespace) from the run options it shares. */
+function splitArguments(argv: readonly string[]): {
+  target: string[];
+  namespace: string | undefined;
+  rest: string[];
+} {
+  const target: string[] = [];
+  const rest: string[] = [];
+  let namespace: string | undefined;
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (arg === '-n' || arg === '--namespace') {
+      namespace = argv[i + 1];
+      i += 1;
+    } else if (arg.startsWith('--namespace=')) {
+      namespace = arg.slice('--namespace='.length);
+    } else if (arg.startsWith('-')) {
+      rest.push(arg);
+      const option = OPTIONS.find((candidate) => `--${candidate.flag}` === arg);
+      if (option?.type === 'string' && i + 1 < argv.length) {
+        rest.push(argv[i + 1] ?? '');
+        i += 1;
+      }
+    } else {
+      target.push(arg);
+    }
+  }
+  return { target, namespace, rest };
+}
 
 /** Prints the explanation; returns the exit code. */
 export async function explainCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      namespace: { type: 'string', short: 'n' },
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-    },
-    allowPositionals: true,
-  });
-  const [target] = positionals;
-  const [kindText = '', name = ''] = (target ?? '').split('/');
+  const { target, namespace, rest } = splitArguments(argv);
+  const [kindText = '', name = ''] = (target[0] ?? '').split('/');
   const kind = KINDS[kindText.toLowerCase()];
-  const namespace = values.namespace;
-  if (kind === undefined || name === '' || namespace === undefined || positionals.length !== 1) {
+  if (kind === undefined || name === '' || namespace === undefined || target.length !== 1) {
     process.stderr.write(`${EXPLAIN_USAGE}\n`);
     return 2;
   }
-  const config = parseConfig([], env);
-  const transport = await Transport.create(
-    loadKubeConfig({
-      kubeconfig: values.kubeconfig ?? config.access.kubeconfig,
-      context: values.context ?? config.access.context,
-    }),
-  );
+  let config: Config;
+  try {
+    config = parseConfig(rest, env);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof TypeError) {
+      process.stderr.write(`nsync explain: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const transport = await Transport.create(loadKubeConfig(config.access));
   const cache = new ClusterCache(transport, [kind]);
   const stop = new AbortController();
   const running = cache.run(stop.signal);
