@@ -76,6 +76,13 @@ export interface Guardrails {
   /** Label that, set to "true" on a namespace, refuses every pushed mirror. */
   readonly optOutLabel: string;
   readonly dialects: ReadonlySet<Dialect>;
+  /**
+   * This cluster's name, as kubed's `--cluster-name`; '' when the cluster is unnamed. kubed copies
+   * labelled `kubed.appscode.com/origin.cluster` with another name came from a source in another
+   * cluster and are never claimed here (see mirrorClaim); kubed-dialect mirrors nsync writes carry
+   * that label with this name when it is not ''.
+   */
+  readonly clusterName: string;
 }
 
 /** Everything plan() needs for one source key. */
@@ -86,7 +93,12 @@ export interface Snapshot {
   readonly namespaces: readonly NamespaceInfo[];
   /** Existing object of the source's kind at namespace/name, if any. */
   readonly lookup: (namespace: string, name: string) => ObjectMeta | undefined;
-  /** Existing objects whose ownership markers claim this source (nsync's own, or adoptable ones). */
+  /**
+   * Existing objects whose ownership markers claim this source (nsync's own, or adoptable ones),
+   * as mirrorClaim reads them with `guardrails.clusterName`. replicator's replicas name no source
+   * (unnamedMirrorClaim): they are never orphans, and plan() finds the ones it may adopt through
+   * `lookup`, so they need not be listed here.
+   */
   readonly mirrors: readonly ObjectMeta[];
   /** Existing objects asking to be filled from this source. */
   readonly pullTargets: readonly PullTarget[];

@@ -1,12 +1,15 @@
 /**
  * Property tests of plan() over arbitrary worlds: random namespaces, random objects owned by this
- * source, by another source or by nobody, random push rules and pull targets. A tiny in-memory
- * API server applies the planned writes, so convergence is checked against what the writes do.
+ * source, by another source or by nobody (replicator replicas that name no source among them),
+ * random push rules and pull targets. A tiny in-memory API server applies the planned writes, so
+ * convergence is checked against what the writes do. A second world has two sources competing
+ * for one target, to check that ownership never flips between them.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { mirrorClaim, owned, reflector, replicator } from '../rules/markers.ts';
+import { evaluateFilter } from '../rules/filter.ts';
+import { kubed, mirrorClaim, owned, reflector, replicator, unnamedMirrorClaim } from '../rules/markers.ts';
 import type {
   Dialect,
   Kind,
@@ -17,7 +20,7 @@ import type {
   PushRule,
 } from '../rules/model.ts';
 import { contentHash } from './hash.ts';
-import type { ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
+import type { Decision, ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
 import { plan } from './plan.ts';
 import { renderMirror, renderPullPatch } from './render.ts';
 
@@ -44,8 +47,13 @@ interface World {
   readonly excluded: ReadonlySet<string>;
   readonly mayPush: boolean;
   readonly dialects: ReadonlySet<Dialect>;
+  /** Guardrails.clusterName: which kubed copies count as this cluster's. */
+  readonly clusterName: string;
   readonly now: string;
 }
+
+/** Cluster names, this one's among them; '' is an unnamed cluster (or kubed without the flag). */
+const CLUSTERS = ['', 'east', 'west'] as const;
 
 function at(namespace: string, name: string): string {
   return `${namespace}/${name}`;
@@ -96,17 +104,27 @@ const filterArb: fc.Arbitrary<NamespaceFilter> = fc.oneof(
 
 const keysArb = fc.option(fc.subarray([...KEYS]), { nil: undefined });
 
-const pushRuleArb: fc.Arbitrary<PushRule> = fc.record({
-  dialect: fc.constantFrom(...DIALECTS),
-  targets: filterArb,
-  targetName: fc.constantFrom(...NAMES),
-  copy: fc.record({
-    labels: fc.boolean(),
-    annotations: fc.boolean(),
-    ownerReferences: fc.boolean(),
-    keys: keysArb,
-  }),
-});
+/**
+ * Push rules of every dialect to every name; replicator rules mostly to the source's own name, as
+ * replicator's parser always writes them (the other names keep plan() honest about rules no parser
+ * makes).
+ */
+const pushRuleArb: fc.Arbitrary<PushRule> = fc
+  .record({
+    dialect: fc.constantFrom(...DIALECTS),
+    targets: filterArb,
+    targetName: fc.constantFrom(...NAMES),
+    copy: fc.record({
+      labels: fc.boolean(),
+      annotations: fc.boolean(),
+      ownerReferences: fc.boolean(),
+      keys: keysArb,
+    }),
+    sameName: fc.integer({ min: 0, max: 9 }).map((roll) => roll < 8),
+  })
+  .map(({ sameName, ...rule }): PushRule =>
+    rule.dialect === 'replicator' && sameName ? { ...rule, targetName: SOURCE_NAME } : rule,
+  );
 
 const consentArb: fc.Arbitrary<PullConsent> = fc.record({
   dialect: fc.constantFrom(...DIALECTS),
@@ -176,8 +194,12 @@ const sourceArb = (kind: Kind): fc.Arbitrary<SourceState> =>
       };
     });
 
-/** Who an object belongs to; a `puller` is an unowned object asking to be filled. */
-type Owner = 'mine' | 'mine-reflector' | 'other' | 'unowned' | 'puller';
+/**
+ * Who an object belongs to; a `puller` is an unowned object asking to be filled, a `replica` one
+ * that kubernetes-replicator pushed (its markers name no source), `mine-kubed` a kubed copy of this
+ * source labelled with some cluster.
+ */
+type Owner = 'mine' | 'mine-reflector' | 'mine-kubed' | 'other' | 'unowned' | 'puller' | 'replica';
 
 interface ObjectSpec {
   readonly namespace: string;
@@ -196,12 +218,25 @@ interface ObjectSpec {
   };
   /** Whether an object of another owner kind also carries a pull annotation. */
   readonly alsoPulls: boolean;
+  /** kubed's origin.cluster label on a `mine-kubed` copy; undefined = no label. */
+  readonly cluster: string | undefined;
 }
 
 const objectSpecArb: fc.Arbitrary<ObjectSpec> = fc.record({
   namespace: fc.constantFrom(...OBJECT_NAMESPACES),
   name: fc.constantFrom(...NAMES),
-  owner: fc.constantFrom<Owner>('mine', 'mine', 'mine-reflector', 'other', 'unowned', 'puller', 'puller'),
+  owner: fc.constantFrom<Owner>(
+    'mine',
+    'mine',
+    'mine-reflector',
+    'mine-kubed',
+    'other',
+    'unowned',
+    'puller',
+    'puller',
+    'replica',
+    'replica',
+  ),
   hash: fc.constantFrom('none', 'old', 'current'),
   foreign: fc.integer({ min: 0, max: 9 }).map((roll) => roll < 2),
   deleting: fc.integer({ min: 0, max: 99 }).map((roll) => roll < 15),
@@ -219,10 +254,14 @@ const objectSpecArb: fc.Arbitrary<ObjectSpec> = fc.record({
     keys: keysArb,
   }),
   alsoPulls: fc.integer({ min: 0, max: 9 }).map((roll) => roll < 2),
+  cluster: fc.option(fc.constantFrom(...CLUSTERS), { nil: undefined }),
 });
 
 /** Markers that make an object claim a source (or nothing), by owner kind. */
-function ownerMarkers(owner: Owner): { labels: Record<string, string>; annotations: Record<string, string> } {
+function ownerMarkers(
+  owner: Owner,
+  cluster: string | undefined,
+): { labels: Record<string, string>; annotations: Record<string, string> } {
   switch (owner) {
     case 'mine':
       return {
@@ -234,10 +273,28 @@ function ownerMarkers(owner: Owner): { labels: Record<string, string>; annotatio
         labels: {},
         annotations: { [reflector.reflects]: at(SOURCE_NS, SOURCE_NAME), [reflector.autoReflects]: 'True' },
       };
+    case 'mine-kubed':
+      return {
+        labels: {
+          [kubed.originName]: SOURCE_NAME,
+          [kubed.originNamespace]: SOURCE_NS,
+          ...(cluster === undefined ? {} : { [kubed.originCluster]: cluster }),
+        },
+        annotations: {},
+      };
     case 'other':
       return {
         labels: { [owned.managedByLabel]: owned.managedByValue },
         annotations: { [owned.source]: 'elsewhere/db' },
+      };
+    case 'replica':
+      return {
+        labels: {},
+        annotations: {
+          [replicator.replicatedAt]: '2020-01-01T00:00:00Z',
+          [replicator.replicatedFromVersion]: '7',
+          [replicator.replicatedKeys]: 'a',
+        },
       };
     case 'unowned':
     case 'puller':
@@ -250,12 +307,15 @@ function writtenMarkers(
   source: SourceState | undefined,
   spec: ObjectSpec,
   request: PullRequest | undefined,
+  clusterName: string,
 ): { labels: Record<string, string>; annotations: Record<string, string> } {
   if (source === undefined || spec.hash !== 'current') return { labels: {}, annotations: {} };
   const rule = source.spec.push.find((candidate) => candidate.targetName === spec.name);
   const now = '2020-01-01T00:00:00Z';
-  if ((spec.owner === 'mine' || spec.owner === 'mine-reflector') && rule !== undefined) {
-    const { body } = renderMirror({ source, rule, namespace: spec.namespace, existing: undefined, now });
+  const mine = spec.owner === 'mine' || spec.owner === 'mine-reflector' || spec.owner === 'mine-kubed';
+  if (mine && rule !== undefined) {
+    const namespace = spec.namespace;
+    const { body } = renderMirror({ source, rule, namespace, existing: undefined, now, clusterName });
     return { labels: body.metadata.labels, annotations: body.metadata.annotations };
   }
   if (request !== undefined) {
@@ -274,13 +334,20 @@ function buildObject(
   spec: ObjectSpec,
   index: number,
   request: PullRequest | undefined,
+  clusterName: string,
 ): ObjectMeta {
-  const markers = ownerMarkers(spec.owner);
-  const written = writtenMarkers(source, spec, request);
+  const markers = ownerMarkers(spec.owner, spec.cluster);
+  // A replica as replicator wrote it carries its three markers and nothing of nsync's; with a
+  // stray reflector marker (reflectedVersion below) it is no replica at all, just unowned.
+  const written =
+    spec.owner === 'replica'
+      ? { labels: {}, annotations: {} }
+      : writtenMarkers(source, spec, request, clusterName);
+  const nsyncMarkers = spec.owner !== 'replica';
   const annotations: Record<string, string> = {
     ...markers.annotations,
-    ...(spec.hash === 'old' ? { [owned.contentHash]: 'sha256:old' } : {}),
-    ...(spec.copied === undefined
+    ...(spec.hash === 'old' && nsyncMarkers ? { [owned.contentHash]: 'sha256:old' } : {}),
+    ...(spec.copied === undefined || !nsyncMarkers
       ? {}
       : { [owned.copiedKeys]: spec.copied, [replicator.replicatedKeys]: spec.copied }),
     ...written.annotations,
@@ -332,6 +399,7 @@ const worldArb: fc.Arbitrary<World> = fc.constantFrom<Kind>('Secret', 'ConfigMap
         { weight: 1, arbitrary: fc.subarray([...DIALECTS], { minLength: 1 }) },
       ),
       sourceIsPullTarget: fc.integer({ min: 0, max: 9 }).map((roll) => roll === 0),
+      clusterName: fc.constantFrom(...CLUSTERS),
     })
     .map((spec): World => {
       const objects = new Map<string, ObjectMeta>();
@@ -341,7 +409,7 @@ const worldArb: fc.Arbitrary<World> = fc.constantFrom<Kind>('Secret', 'ConfigMap
         const key = at(objectSpec.namespace, objectSpec.name);
         if (key === at(SOURCE_NS, SOURCE_NAME)) return;
         const request = requestOf(objectSpec);
-        const object = buildObject(kind, spec.source, objectSpec, index, request);
+        const object = buildObject(kind, spec.source, objectSpec, index, request, spec.clusterName);
         objects.set(key, object);
         if (request !== undefined) requests.set(object.uid, request);
       });
@@ -361,16 +429,129 @@ const worldArb: fc.Arbitrary<World> = fc.constantFrom<Kind>('Secret', 'ConfigMap
         excluded: new Set(spec.excluded),
         mayPush: spec.mayPush,
         dialects: new Set(spec.dialects),
+        clusterName: spec.clusterName,
         now: '2026-01-02T03:04:05Z',
       };
     }),
 );
 
+/** A replicator replica planted by adoptionWorldArb, and what may differ from an adoptable one. */
+interface ReplicaSpec {
+  readonly namespace: string;
+  /** Mostly the source's name, which adoption needs. */
+  readonly name: string;
+  /** Another kind than the source's: never adoptable. */
+  readonly otherKind: boolean;
+  /** A user label, which does not stop adoption. */
+  readonly labelled: boolean;
+  /** Also asks to be filled from this source (a snapshot no real object gives, but plan() must cope). */
+  readonly pulls: Dialect | undefined;
+}
+
+const replicaSpecArb: fc.Arbitrary<ReplicaSpec> = fc.record({
+  namespace: fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom('a', 'b', 'c') },
+    { weight: 1, arbitrary: fc.constantFrom(...OBJECT_NAMESPACES) },
+  ),
+  name: fc.constantFrom(SOURCE_NAME, SOURCE_NAME, SOURCE_NAME, 'copy'),
+  otherKind: fc.integer({ min: 0, max: 9 }).map((roll) => roll === 0),
+  labelled: fc.boolean(),
+  pulls: fc.option(fc.constantFrom(...DIALECTS), { nil: undefined, freq: 4 }),
+});
+
+/**
+ * Worlds where adoption is in play: the source (when there is one) also has a replicator push rule
+ * to its own name, and replicator replicas sit at some locations, most of them with the source's
+ * kind and name. Every other knob (guardrails, dialects, namespaces, other objects) stays random.
+ */
+const adoptionWorldArb: fc.Arbitrary<World> = fc
+  .tuple(
+    worldArb,
+    fc.oneof({ weight: 2, arbitrary: fc.constant<NamespaceFilter>({ op: 'all' }) }, filterArb),
+    fc.uniqueArray(replicaSpecArb, { minLength: 1, maxLength: 4, selector: (r) => at(r.namespace, r.name) }),
+  )
+  .map(([world, targets, replicas]): World => {
+    const objects = new Map(world.objects);
+    const requests = new Map(world.requests);
+    let source = world.source;
+    if (source !== undefined) {
+      const rule: PushRule = {
+        dialect: 'replicator',
+        targets,
+        targetName: SOURCE_NAME,
+        copy: { labels: true, annotations: false, ownerReferences: false, keys: undefined },
+      };
+      source = { ...source, spec: { ...source.spec, push: [...source.spec.push, rule] } };
+    }
+    replicas.forEach((replica, index) => {
+      const key = at(replica.namespace, replica.name);
+      if (key === at(SOURCE_NS, SOURCE_NAME)) return;
+      const previous = objects.get(key);
+      if (previous !== undefined) requests.delete(previous.uid);
+      const uid = `uid-replica-${index}`;
+      objects.set(key, {
+        kind: replica.otherKind ? (world.kind === 'Secret' ? 'ConfigMap' : 'Secret') : world.kind,
+        namespace: replica.namespace,
+        name: replica.name,
+        uid,
+        resourceVersion: '3',
+        labels: replica.labelled ? { team: 'x' } : {},
+        annotations: ownerMarkers('replica', undefined).annotations,
+        ownerReferences: [],
+        contentForeign: false,
+        deleting: false,
+      });
+      if (replica.pulls !== undefined) {
+        requests.set(uid, {
+          dialect: replica.pulls,
+          source: { namespace: SOURCE_NS, name: SOURCE_NAME },
+          keys: undefined,
+        });
+      }
+    });
+    return { ...world, source, objects, requests };
+  });
+
+/** Every world the properties run on: random ones, and ones where adoption is in play. */
+const anyWorldArb: fc.Arbitrary<World> = fc.oneof(
+  { weight: 3, arbitrary: worldArb },
+  { weight: 2, arbitrary: adoptionWorldArb },
+);
+
 // ---------------------------------------------------------------- snapshot and simulator
 
-function claimsSource(object: ObjectMeta): boolean {
-  const claim = mirrorClaim(object.kind, object.labels, object.annotations);
+function claimsSource(world: World, object: ObjectMeta): boolean {
+  const claim = mirrorClaim(object.kind, object.labels, object.annotations, {
+    clusterName: world.clusterName,
+  });
   return claim?.sourceNamespace === SOURCE_NS && claim.sourceName === SOURCE_NAME;
+}
+
+/** Whether an object's markers are those of a replicator replica, which name no source. */
+function isUnnamedReplica(world: World, object: ObjectMeta): boolean {
+  const options = { clusterName: world.clusterName };
+  return unnamedMirrorClaim(object.kind, object.labels, object.annotations, options) !== undefined;
+}
+
+/**
+ * The exact conditions under which a replicator replica may be adopted (replaced) by this source,
+ * restated from the brief rather than taken from plan(): an unnamed replicator claim, the source's
+ * kind and name, another namespace, a replicator push rule of the source selecting the namespace
+ * (in force or not), and the replicator dialect enabled.
+ */
+function adoptableBySource(world: World, object: ObjectMeta, namespace: NamespaceInfo): boolean {
+  const source = world.source;
+  return (
+    source !== undefined &&
+    isUnnamedReplica(world, object) &&
+    object.kind === world.kind &&
+    object.name === SOURCE_NAME &&
+    object.namespace !== SOURCE_NS &&
+    world.dialects.has('replicator') &&
+    source.spec.push.some(
+      (rule) => rule.dialect === 'replicator' && evaluateFilter(rule.targets, namespace).match,
+    )
+  );
 }
 
 function isSource(world: World, object: ObjectMeta): boolean {
@@ -396,13 +577,14 @@ function snapshotOf(
     source: world.source,
     namespaces: reorder(world.namespaces),
     lookup: (namespace, name) => world.objects.get(at(namespace, name)),
-    mirrors: reorder(objects.filter(claimsSource)),
+    mirrors: reorder(objects.filter((object) => claimsSource(world, object))),
     pullTargets: reorder(pullTargets),
     guardrails: {
       isExcluded: (namespace) => world.excluded.has(namespace),
       mayPushFrom: () => world.mayPush,
       optOutLabel: OPT_OUT,
       dialects: world.dialects,
+      clusterName: world.clusterName,
     },
     now: world.now,
   };
@@ -427,11 +609,16 @@ function checkAllowed(world: World, op: WriteOp): void {
       assert.ok(world.mayPush && !world.excluded.has(SOURCE_NS), 'push only from an allowed namespace');
       if (op.verb === 'create') return;
       assert.ok(existing !== undefined && existing.uid === op.uid, 'replace hits the planned object');
-      assert.ok(claimsSource(existing) && !isSource(world, existing), 'replace only a mirror of this source');
+      assert.ok(!isSource(world, existing), 'never replace the source');
+      assert.ok(
+        claimsSource(world, existing) || adoptableBySource(world, existing, namespace),
+        'replace only a mirror of this source, or a replicator replica it may adopt',
+      );
       return;
     case 'delete':
       assert.ok(existing !== undefined && existing.uid === op.uid, 'delete hits the planned object');
-      assert.ok(claimsSource(existing), 'delete only a mirror of this source');
+      assert.ok(!isUnnamedReplica(world, existing), 'never delete on an unnamed claim');
+      assert.ok(claimsSource(world, existing), 'delete only a mirror of this source');
       assert.ok(!isSource(world, existing), 'never delete the source');
       return;
     case 'patch': {
@@ -441,7 +628,9 @@ function checkAllowed(world: World, op: WriteOp): void {
         request?.source.namespace === SOURCE_NS && request.source.name === SOURCE_NAME,
         'patch a pull target',
       );
-      const claim = mirrorClaim(existing.kind, existing.labels, existing.annotations);
+      const claim = mirrorClaim(existing.kind, existing.labels, existing.annotations, {
+        clusterName: world.clusterName,
+      });
       assert.equal(claim, undefined, 'never patch a pushed mirror');
       assert.ok(!isSource(world, existing), 'never patch the source');
       return;
@@ -530,7 +719,7 @@ const RUNS = { numRuns: 400 };
 void describe('plan properties', () => {
   void it('converges: applying the planned ops and planning again yields no ops', () => {
     fc.assert(
-      fc.property(worldArb, (world) => {
+      fc.property(anyWorldArb, (world) => {
         const first = plan(snapshotOf(world));
         const after = applyAll(world, first);
         const second = plan(snapshotOf(after));
@@ -546,20 +735,35 @@ void describe('plan properties', () => {
   });
 
   void it('never targets an unowned object, another source’s mirror or the source; one op per object', () => {
+    let adoptions = 0;
+    let replicasLeft = 0;
     fc.assert(
-      fc.property(worldArb, (world) => {
+      fc.property(anyWorldArb, (world) => {
         const result = plan(snapshotOf(world));
         const targets = result.ops.map((op) => at(op.target.namespace, op.target.name));
         assert.equal(new Set(targets).size, targets.length, 'at most one op per object');
         for (const op of result.ops) checkAllowed(world, op);
+        for (const object of world.objects.values()) {
+          if (!isUnnamedReplica(world, object)) continue;
+          const replaced = result.ops.some(
+            (op) =>
+              op.verb === 'replace' &&
+              at(op.target.namespace, op.target.name) === at(object.namespace, object.name),
+          );
+          if (replaced) adoptions += 1;
+          else replicasLeft += 1;
+        }
       }),
       RUNS,
     );
+    // The adoption rule is only checked if it is exercised, both ways.
+    assert.ok(adoptions > 0, 'some worlds adopt a replicator replica');
+    assert.ok(replicasLeft > 0, 'some worlds leave a replicator replica alone');
   });
 
   void it('gives every namespace exactly one push decision per target name, and no duplicates', () => {
     fc.assert(
-      fc.property(worldArb, (world) => {
+      fc.property(anyWorldArb, (world) => {
         const result = plan(snapshotOf(world));
         const keys = result.decisions.map((d) => `${d.mode} ${at(d.namespace, d.name)}`);
         assert.equal(new Set(keys).size, keys.length, 'one decision per mode and location');
@@ -579,7 +783,7 @@ void describe('plan properties', () => {
 
   void it('is deterministic and independent of input order', () => {
     fc.assert(
-      fc.property(worldArb, fc.integer({ min: 0, max: 1000 }), (world, seed) => {
+      fc.property(anyWorldArb, fc.integer({ min: 0, max: 1000 }), (world, seed) => {
         const result = plan(snapshotOf(world));
         assert.deepEqual(plan(snapshotOf(world)), result);
         const shuffle = (list: readonly unknown[]): number[] =>
@@ -591,5 +795,301 @@ void describe('plan properties', () => {
       }),
       RUNS,
     );
+  });
+});
+
+// ---------------------------------------------------------------- two sources, one target
+
+/** The namespace both contenders push into, and the target name both want there. */
+const SHARED_NS = 'shared';
+const SHARED_NAME = 'db';
+
+/** One of two sources that want SHARED_NS/SHARED_NAME. */
+interface Contender {
+  readonly source: SourceState;
+}
+
+/** Filters that all select SHARED_NS (labelled env=prod), some of them other namespaces too. */
+const sharedFilterArb: fc.Arbitrary<NamespaceFilter> = fc.constantFrom<NamespaceFilter>(
+  { op: 'all' },
+  { op: 'names', patterns: [{ text: SHARED_NS, test: (name: string) => name === SHARED_NS }] },
+  {
+    op: 'selector',
+    selector: { text: 'env=prod', requirements: [{ key: 'env', op: 'in', values: ['prod'] }] },
+  },
+  {
+    op: 'or',
+    of: [
+      { op: 'names', patterns: [{ text: 'nowhere', test: (name: string) => name === 'nowhere' }] },
+      { op: 'names', patterns: [{ text: SHARED_NS, test: (name: string) => name === SHARED_NS }] },
+    ],
+  },
+);
+
+/**
+ * A contender in `namespace`: named SHARED_NAME (any dialect may push it there, since reflector,
+ * replicator and kubed keep the source's name) or named otherwise (then only native rules, which
+ * choose the target name). Every rule selects SHARED_NS and targets SHARED_NAME.
+ */
+const contenderArb = (namespace: string, otherName: string, uid: string): fc.Arbitrary<Contender> =>
+  fc
+    .record({
+      sameName: fc.boolean(),
+      rules: fc.array(
+        fc.record({
+          dialect: fc.constantFrom(...DIALECTS),
+          targets: sharedFilterArb,
+          copyLabels: fc.boolean(),
+          copyAnnotations: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+      value: fc.string({ maxLength: 4 }),
+    })
+    .map(({ sameName, rules, value }): Contender => {
+      const name = sameName ? SHARED_NAME : otherName;
+      const push = rules.map((rule): PushRule => ({
+        dialect: sameName ? rule.dialect : 'native',
+        targets: rule.targets,
+        targetName: SHARED_NAME,
+        copy: {
+          labels: rule.copyLabels,
+          annotations: rule.copyAnnotations,
+          ownerReferences: false,
+          keys: undefined,
+        },
+      }));
+      return {
+        source: {
+          meta: {
+            kind: 'Secret',
+            namespace,
+            name,
+            uid,
+            resourceVersion: '5',
+            labels: { app: name },
+            annotations: { note: namespace },
+            ownerReferences: [],
+            contentForeign: false,
+            deleting: false,
+          },
+          content: { type: 'Opaque', data: { a: `${VALUE_MARK}${value}` }, binaryData: {} },
+          spec: { push, consent: [], problems: [], unsupported: [] },
+        },
+      };
+    });
+
+/** What sits at SHARED_NS/SHARED_NAME before either source reconciles. */
+type Incumbent =
+  | 'none'
+  | 'unowned'
+  | 'replica'
+  | 'kubed-copy-of-first'
+  | 'reflector-mirror-of-second'
+  | 'kubed-copy-from-elsewhere';
+
+function incumbentObject(
+  incumbent: Incumbent,
+  first: SourceState,
+  second: SourceState,
+  cluster: string,
+): ObjectMeta | undefined {
+  const base = {
+    kind: 'Secret' as const,
+    namespace: SHARED_NS,
+    name: SHARED_NAME,
+    uid: 'uid-incumbent',
+    resourceVersion: '1',
+    ownerReferences: [],
+    contentForeign: false,
+    deleting: false,
+  };
+  switch (incumbent) {
+    case 'none':
+      return undefined;
+    case 'unowned':
+      return { ...base, labels: { app: 'mine' }, annotations: {} };
+    case 'replica':
+      return { ...base, labels: {}, annotations: ownerMarkers('replica', undefined).annotations };
+    case 'kubed-copy-of-first':
+    case 'kubed-copy-from-elsewhere': {
+      const origin = incumbent === 'kubed-copy-of-first' ? first.meta : { namespace: 'far', name: 'away' };
+      return {
+        ...base,
+        labels: {
+          [kubed.originName]: origin.name,
+          [kubed.originNamespace]: origin.namespace,
+          [kubed.originCluster]: cluster,
+        },
+        annotations: {},
+      };
+    }
+    case 'reflector-mirror-of-second':
+      return {
+        ...base,
+        labels: {},
+        annotations: {
+          [reflector.reflects]: at(second.meta.namespace, second.meta.name),
+          [reflector.autoReflects]: 'True',
+        },
+      };
+  }
+}
+
+interface Contest {
+  readonly contenders: readonly [Contender, Contender];
+  readonly incumbent: Incumbent;
+  /** The cluster name of the incumbent's kubed label; the controller's own is `clusterName`. */
+  readonly incumbentCluster: string;
+  readonly clusterName: string;
+  /** Which contender reconciles at each step (0 or 1). */
+  readonly schedule: readonly (0 | 1)[];
+}
+
+const contestArb: fc.Arbitrary<Contest> = fc.record({
+  contenders: fc.tuple(contenderArb('team-a', 'src-a', 'uid-a'), contenderArb('team-b', 'src-b', 'uid-b')),
+  incumbent: fc.constantFrom<Incumbent>(
+    'none',
+    'none',
+    'unowned',
+    'replica',
+    'replica',
+    'kubed-copy-of-first',
+    'reflector-mirror-of-second',
+    'kubed-copy-from-elsewhere',
+  ),
+  incumbentCluster: fc.constantFrom(...CLUSTERS),
+  clusterName: fc.constantFrom(...CLUSTERS),
+  schedule: fc.oneof(
+    fc.array(fc.constantFrom<0 | 1>(0, 1), { minLength: 2, maxLength: 10 }),
+    fc
+      .tuple(fc.constantFrom<0 | 1>(0, 1), fc.integer({ min: 2, max: 10 }))
+      .map(([start, length]) => Array.from({ length }, (_, step) => ((start + step) % 2) as 0 | 1)),
+  ),
+});
+
+const CONTEST_NAMESPACES: readonly NamespaceInfo[] = [
+  { name: 'team-a', labels: {}, terminating: false },
+  { name: 'team-b', labels: {}, terminating: false },
+  { name: SHARED_NS, labels: { env: 'prod' }, terminating: false },
+];
+
+/** The snapshot a consistent cache gives one contender over the shared object map. */
+function contestSnapshot(
+  source: SourceState,
+  objects: ReadonlyMap<string, ObjectMeta>,
+  clusterName: string,
+  step: number,
+): Snapshot {
+  const options = { clusterName };
+  return {
+    key: { kind: source.meta.kind, namespace: source.meta.namespace, name: source.meta.name },
+    source,
+    namespaces: CONTEST_NAMESPACES,
+    lookup: (namespace, name) => objects.get(at(namespace, name)),
+    mirrors: [...objects.values()].filter((object) => {
+      const claim = mirrorClaim(object.kind, object.labels, object.annotations, options);
+      return claim?.sourceNamespace === source.meta.namespace && claim.sourceName === source.meta.name;
+    }),
+    pullTargets: [],
+    guardrails: {
+      isExcluded: () => false,
+      mayPushFrom: () => true,
+      optOutLabel: OPT_OUT,
+      dialects: new Set(DIALECTS),
+      clusterName,
+    },
+    now: `2026-01-02T03:04:${String(step).padStart(2, '0')}Z`,
+  };
+}
+
+/** Applies one contender's op to the shared map as the API server would, preconditions included. */
+function applyContest(objects: Map<string, ObjectMeta>, op: WriteOp, step: number, index: number): void {
+  const key = at(op.target.namespace, op.target.name);
+  const existing = objects.get(key);
+  const resourceVersion = `rv-${step}-${index}`;
+  switch (op.verb) {
+    case 'create':
+    case 'replace':
+      if (op.verb === 'create') assert.equal(existing, undefined, 'create only where nothing is');
+      else {
+        assert.ok(existing !== undefined && existing.uid === op.uid, 'replace hits the planned object');
+        assert.equal(op.body.metadata.resourceVersion, existing.resourceVersion);
+      }
+      objects.set(key, {
+        kind: op.body.kind,
+        namespace: op.body.metadata.namespace,
+        name: op.body.metadata.name,
+        uid: existing?.uid ?? `uid-${key}-${step}`,
+        resourceVersion,
+        labels: op.body.metadata.labels,
+        annotations: op.body.metadata.annotations,
+        ownerReferences: op.body.metadata.ownerReferences ?? [],
+        contentForeign: false,
+        deleting: false,
+      });
+      return;
+    case 'delete':
+      assert.equal(existing?.uid, op.uid, 'delete hits the planned object');
+      objects.delete(key);
+      return;
+    case 'patch':
+      assert.fail('no pull targets in a contest');
+  }
+}
+
+void describe('plan properties: two sources, one target', () => {
+  void it('never flips ownership: after the first write on the shared namespace, no op ever targets it again', () => {
+    let contested = 0;
+    fc.assert(
+      fc.property(contestArb, (contest) => {
+        const [first, second] = contest.contenders.map((contender) => contender.source) as [
+          SourceState,
+          SourceState,
+        ];
+        const objects = new Map<string, ObjectMeta>();
+        for (const source of [first, second])
+          objects.set(at(source.meta.namespace, source.meta.name), source.meta);
+        const incumbent = incumbentObject(contest.incumbent, first, second, contest.incumbentCluster);
+        if (incumbent !== undefined) objects.set(at(SHARED_NS, SHARED_NAME), incumbent);
+        const writes: string[] = [];
+        let owner: string | undefined;
+        contest.schedule.forEach((who, step) => {
+          const source = who === 0 ? first : second;
+          const self = at(source.meta.namespace, source.meta.name);
+          const result = plan(contestSnapshot(source, objects, contest.clusterName, step));
+          const shared = result.decisions.find(
+            (d: Decision) => d.mode === 'push' && d.namespace === SHARED_NS && d.name === SHARED_NAME,
+          );
+          assert.ok(shared !== undefined, 'every contender judges the shared target');
+          if (owner !== undefined && owner !== self) {
+            // The loser is told, naming both sources, and touches nothing.
+            assert.equal(shared.code, 'conflict-other-source', shared.message);
+            assert.ok(shared.message.includes(owner), `names the owner: ${shared.message}`);
+            assert.ok(shared.message.includes(self), `names the loser: ${shared.message}`);
+            contested += 1;
+          }
+          result.ops.forEach((op, index) => {
+            if (op.target.namespace === SHARED_NS) {
+              writes.push(`${self} ${op.verb} ${op.target.name} at step ${step}`);
+              owner ??= self;
+            }
+            applyContest(objects, op, step, index);
+          });
+          assert.ok(writes.length <= 1, `one write on ${SHARED_NS} at most: ${writes.join('; ')}`);
+        });
+        // Whoever wrote first owns it, by its markers, at the end.
+        if (owner !== undefined) {
+          const final = objects.get(at(SHARED_NS, SHARED_NAME));
+          assert.ok(final !== undefined);
+          const claim = mirrorClaim(final.kind, final.labels, final.annotations, {
+            clusterName: contest.clusterName,
+          });
+          assert.equal(claim === undefined ? undefined : at(claim.sourceNamespace, claim.sourceName), owner);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    assert.ok(contested > 0, 'some contests have a loser that reconciles after the winner');
   });
 });

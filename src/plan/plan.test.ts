@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mirrorClaim, owned, reflector } from '../rules/markers.ts';
+import { kubed, mirrorClaim, owned, reflector, replicator } from '../rules/markers.ts';
 import type {
   CopyOptions,
   Dialect,
@@ -92,6 +92,7 @@ function guardrails(overrides: Partial<Guardrails> = {}): Guardrails {
     mayPushFrom: () => true,
     optOutLabel: 'nsync.dev/opt-out',
     dialects: new Set<Dialect>(['native', 'reflector', 'replicator', 'kubed']),
+    clusterName: '',
     ...overrides,
   };
 }
@@ -107,6 +108,7 @@ interface World {
 /** A snapshot whose lookup and mirrors agree with one list of objects, as a real cache would. */
 function snapshot(world: World): Snapshot {
   const objects = world.objects ?? [];
+  const rails = world.guardrails ?? guardrails();
   return {
     key: { kind: 'Secret', namespace: 'platform', name: 'db' },
     source: 'source' in world ? world.source : source(),
@@ -114,11 +116,13 @@ function snapshot(world: World): Snapshot {
     lookup: (namespace, name) =>
       objects.find((object) => object.namespace === namespace && object.name === name),
     mirrors: objects.filter((object) => {
-      const claim = mirrorClaim(object.kind, object.labels, object.annotations);
+      const claim = mirrorClaim(object.kind, object.labels, object.annotations, {
+        clusterName: rails.clusterName,
+      });
       return claim?.sourceNamespace === 'platform' && claim.sourceName === 'db';
     }),
     pullTargets: world.pullTargets ?? [],
-    guardrails: world.guardrails ?? guardrails(),
+    guardrails: rails,
     now: NOW,
   };
 }
@@ -129,6 +133,7 @@ function currentMirror(
   rule: PushRule,
   namespace: string,
   overrides: Partial<ObjectMeta> = {},
+  clusterName = '',
 ): ObjectMeta {
   const { body } = renderMirror({
     source: src,
@@ -136,6 +141,7 @@ function currentMirror(
     namespace,
     existing: undefined,
     now: '2020-01-01T00:00:00Z',
+    clusterName,
   });
   return meta(namespace, rule.targetName, {
     uid: `${namespace}-mirror-uid`,
@@ -282,6 +288,7 @@ void describe('plan: push decisions', () => {
     const other = decision(result, 'team-b');
     assert.equal(other.code, 'conflict-other-source');
     assert.match(other.message, /other\/db/);
+    assert.match(other.message, /platform\/db/, 'the message names both sources, for the Event');
     assert.deepEqual(result.ops, []);
   });
 
@@ -643,7 +650,10 @@ void describe('plan: pull', () => {
       result.decisions.some((d) => d.mode === 'pull' && d.namespace === 'team-a'),
       false,
     );
-    assert.equal(decision(result, 'team-b', 'copy', 'pull').code, 'conflict-other-source');
+    const theirsDecision = decision(result, 'team-b', 'copy', 'pull');
+    assert.equal(theirsDecision.code, 'conflict-other-source');
+    assert.match(theirsDecision.message, /other\/db/);
+    assert.match(theirsDecision.message, /platform\/db/);
     assert.deepEqual(
       result.ops.map((op) => `${op.verb} ${op.target.namespace}/${op.target.name}`),
       ['delete team-a/db'],
@@ -727,6 +737,330 @@ void describe('plan: output', () => {
     for (const d of result.decisions) {
       assert.equal(d.message.includes(SECRET_VALUE), false, d.message);
       assert.match(d.message, /^[A-Z].*\.$/, 'a sentence');
+    }
+  });
+});
+
+/** A push replica exactly as kubernetes-replicator writes it: three markers, no source named. */
+function replica(namespace: string, name = 'db', overrides: Partial<ObjectMeta> = {}): ObjectMeta {
+  return meta(namespace, name, {
+    uid: `${namespace}-${name}-replica-uid`,
+    resourceVersion: '3',
+    annotations: {
+      [replicator.replicatedAt]: '2020-01-01T00:00:00Z',
+      [replicator.replicatedFromVersion]: '17',
+      [replicator.replicatedKeys]: 'password',
+    },
+    ...overrides,
+  });
+}
+
+/** The object a create or replace op leaves behind, as the API server would store it. */
+function written(op: WriteOp | undefined): ObjectMeta {
+  assert.ok(op !== undefined && (op.verb === 'create' || op.verb === 'replace'));
+  return meta(op.target.namespace, op.target.name, {
+    uid: op.verb === 'replace' ? op.uid : 'new-uid',
+    resourceVersion: '100',
+    labels: op.body.metadata.labels,
+    annotations: op.body.metadata.annotations,
+    ownerReferences: op.body.metadata.ownerReferences ?? [],
+  });
+}
+
+void describe('plan: adoption of replicator replicas', () => {
+  const toTeamA = pushRule('replicator', names('team-a'));
+
+  void it('adopts a replica where the source’s replicator push rule reaches, and then owns it', () => {
+    const src = source({ push: [toTeamA] });
+    const found = replica('team-a', 'db', { labels: { team: 'x' } });
+    const result = plan(snapshot({ source: src, objects: [found] }));
+    const adopted = decision(result, 'team-a');
+    assert.equal(adopted.code, 'update');
+    assert.match(adopted.message, /[Aa]dopts/);
+    assert.match(adopted.message, /kubernetes-replicator/);
+    assert.deepEqual(
+      result.ops.map((op) => `${op.verb} ${op.target.namespace}/${op.target.name}`),
+      ['replace team-a/db'],
+    );
+    const [op] = result.ops;
+    assert.ok(op?.verb === 'replace');
+    assert.equal(op.uid, 'team-a-db-replica-uid', 'uid precondition');
+    assert.equal(op.body.metadata.resourceVersion, '3');
+    assert.equal(op.body.metadata.labels[owned.managedByLabel], owned.managedByValue);
+    assert.equal(op.body.metadata.labels['team'], 'x');
+    assert.equal(op.body.metadata.annotations[owned.source], 'platform/db');
+    assert.equal(op.body.data?.['password'], SECRET_VALUE);
+    // Once written it carries nsync's markers: an ordinary mirror of this source, in sync.
+    const after = written(op);
+    assert.deepEqual(mirrorClaim(after.kind, after.labels, after.annotations), {
+      sourceNamespace: 'platform',
+      sourceName: 'db',
+      markedBy: 'native',
+    });
+    const again = plan(snapshot({ source: src, objects: [after] }));
+    assert.equal(decision(again, 'team-a').code, 'in-sync');
+    assert.deepEqual(again.ops, []);
+  });
+
+  void it('adopts even where a higher-precedence rule wins the target name, but only where the replicator rule reaches', () => {
+    const src = source({ push: [pushRule('native', names('team-a', 'team-b')), toTeamA] });
+    const result = plan(snapshot({ source: src, objects: [replica('team-a'), replica('team-b')] }));
+    const adopted = decision(result, 'team-a');
+    assert.equal(adopted.code, 'update');
+    assert.match(adopted.message, /kubernetes-replicator.*native rule/);
+    const left = decision(result, 'team-b');
+    assert.equal(left.code, 'conflict-unowned');
+    assert.match(left.message, /kubernetes-replicator replica/);
+    assert.deepEqual(
+      result.ops.map((op) => `${op.verb} ${op.target.namespace}`),
+      ['replace team-a'],
+    );
+  });
+
+  void it('does not adopt while the replicator dialect is disabled', () => {
+    const src = source({ push: [pushRule('native', names('team-a')), toTeamA] });
+    const result = plan(
+      snapshot({
+        source: src,
+        objects: [replica('team-a')],
+        guardrails: guardrails({ dialects: new Set<Dialect>(['native', 'reflector', 'kubed']) }),
+      }),
+    );
+    assert.equal(decision(result, 'team-a').code, 'conflict-unowned');
+    assert.deepEqual(result.ops, []);
+  });
+
+  void it('does not adopt an object of another name or another kind', () => {
+    const src = source({ push: [pushRule('native', names('team-a'), {}, 'db-copy'), toTeamA] });
+    const otherName = plan(snapshot({ source: src, objects: [replica('team-a', 'db-copy')] }));
+    assert.equal(decision(otherName, 'team-a', 'db-copy').code, 'conflict-unowned');
+    assert.deepEqual(opsOn(otherName, 'team-a', 'db-copy'), []);
+    const configMap = replica('team-a', 'db', { kind: 'ConfigMap' });
+    const otherKind = plan(snapshot({ source: src, objects: [configMap] }));
+    assert.equal(decision(otherKind, 'team-a').code, 'conflict-unowned');
+    assert.deepEqual(opsOn(otherKind, 'team-a'), []);
+  });
+
+  void it('never adopts the source itself, nor anything in the source’s namespace', () => {
+    const src = source({ push: [pushRule('replicator', { op: 'all' })] });
+    const selfUid = plan(snapshot({ source: src, objects: [replica('team-a', 'db', { uid: 'src-uid' })] }));
+    assert.deepEqual(opsOn(selfUid, 'team-a'), []);
+    // A cache that answers for team-a with an object of the source's namespace: still never adopted.
+    const snap = snapshot({ source: src });
+    const misplaced = plan({
+      ...snap,
+      lookup: (namespace, name) => (namespace === 'team-a' ? replica('platform', name) : undefined),
+    });
+    assert.equal(decision(misplaced, 'team-a').code, 'conflict-unowned');
+    assert.deepEqual(opsOn(misplaced, 'team-a'), []);
+  });
+
+  void it('does not adopt an object carrying other dialect keys besides replicator’s replica markers', () => {
+    const src = source({ push: [toTeamA] });
+    for (const extra of [
+      { [replicator.replicateFrom]: 'platform/db' },
+      { [owned.copiedKeys]: 'password' },
+      { [reflector.reflects]: 'platform/db' },
+    ]) {
+      const found = replica('team-a');
+      const marked = { ...found, annotations: { ...found.annotations, ...extra } };
+      const result = plan(snapshot({ source: src, objects: [marked] }));
+      assert.equal(decision(result, 'team-a').code, 'conflict-unowned', Object.keys(extra).join());
+      assert.deepEqual(result.ops, [], Object.keys(extra).join());
+    }
+  });
+
+  void it('never deletes a replica, whatever the source does', () => {
+    const replicas = [replica('team-a'), replica('team-b')];
+    for (const src of [undefined, source({ push: [toTeamA] }), source({ push: [] })]) {
+      const snap = snapshot({ source: src, objects: replicas });
+      const result = plan({ ...snap, mirrors: replicas });
+      assert.equal(
+        result.ops.some((op) => op.verb === 'delete'),
+        false,
+        JSON.stringify(result.ops),
+      );
+      assert.deepEqual(opsOn(result, 'team-b'), []);
+    }
+  });
+
+  void it('fills a replica that asks to be filled: it is no other source’s mirror', () => {
+    const consent: PullConsent = { dialect: 'replicator', namespaces: { op: 'all' } };
+    const target: PullTarget = {
+      meta: replica('team-b', 'copy'),
+      request: { dialect: 'replicator', source: { namespace: 'platform', name: 'db' }, keys: undefined },
+    };
+    const result = plan(snapshot({ source: source({ consent: [consent] }), pullTargets: [target] }));
+    assert.equal(decision(result, 'team-b', 'copy', 'pull').code, 'update');
+    assert.deepEqual(
+      result.ops.map((op) => op.verb),
+      ['patch'],
+    );
+  });
+
+  void it('gives an adopted replica that also asks to be filled one write only, the adoption', () => {
+    const consent: PullConsent = { dialect: 'replicator', namespaces: { op: 'all' } };
+    const found = replica('team-a');
+    const result = plan(
+      snapshot({
+        source: source({ push: [toTeamA], consent: [consent] }),
+        objects: [found],
+        pullTargets: [
+          {
+            meta: found,
+            request: {
+              dialect: 'replicator',
+              source: { namespace: 'platform', name: 'db' },
+              keys: undefined,
+            },
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      result.ops.map((op) => `${op.verb} ${op.target.namespace}/${op.target.name}`),
+      ['replace team-a/db'],
+    );
+    assert.equal(
+      result.decisions.some((d) => d.mode === 'pull'),
+      false,
+    );
+  });
+});
+
+void describe('plan: cluster name', () => {
+  /** A kubed copy of platform/db labelled with a cluster, as config-syncer writes it. */
+  function kubedCopy(namespace: string, cluster: string, sourceRef = 'platform/db'): ObjectMeta {
+    const [sourceNamespace = '', sourceName = ''] = sourceRef.split('/');
+    return meta(namespace, 'db', {
+      uid: `${namespace}-kubed-uid`,
+      labels: {
+        [kubed.originName]: sourceName,
+        [kubed.originNamespace]: sourceNamespace,
+        [kubed.originCluster]: cluster,
+      },
+    });
+  }
+
+  void it('adopts a kubed copy only when it names this cluster', () => {
+    const src = source({ push: [pushRule('kubed', names('team-a'))] });
+    const copy = kubedCopy('team-a', 'east');
+    const here = plan(
+      snapshot({ source: src, objects: [copy], guardrails: guardrails({ clusterName: 'east' }) }),
+    );
+    assert.equal(decision(here, 'team-a').code, 'update');
+    assert.deepEqual(
+      here.ops.map((op) => op.verb),
+      ['replace'],
+    );
+    for (const clusterName of ['', 'west']) {
+      const elsewhere = plan(
+        snapshot({ source: src, objects: [copy], guardrails: guardrails({ clusterName }) }),
+      );
+      assert.equal(decision(elsewhere, 'team-a').code, 'conflict-unowned', clusterName);
+      assert.deepEqual(elsewhere.ops, [], clusterName);
+    }
+  });
+
+  void it('deletes an orphaned kubed copy only when it names this cluster', () => {
+    const copy = kubedCopy('team-a', 'east');
+    const run = (clusterName: string): Plan => {
+      const snap = snapshot({ source: undefined, objects: [copy], guardrails: guardrails({ clusterName }) });
+      return plan({ ...snap, mirrors: [copy] });
+    };
+    assert.deepEqual(
+      run('east').ops.map((op) => `${op.verb} ${op.target.namespace}`),
+      ['delete team-a'],
+    );
+    assert.deepEqual(run('west').ops, []);
+  });
+
+  void it('judges a pull target by the cluster its kubed labels name', () => {
+    const consent: PullConsent = { dialect: 'replicator', namespaces: { op: 'all' } };
+    const target: PullTarget = {
+      meta: { ...kubedCopy('team-b', 'west', 'other/db'), name: 'copy' },
+      request: { dialect: 'replicator', source: { namespace: 'platform', name: 'db' }, keys: undefined },
+    };
+    const run = (clusterName: string): Plan =>
+      plan(
+        snapshot({
+          source: source({ consent: [consent] }),
+          pullTargets: [target],
+          guardrails: guardrails({ clusterName }),
+        }),
+      );
+    // A copy from another cluster claims nothing here: it is an ordinary pull target.
+    assert.equal(decision(run('east'), 'team-b', 'copy', 'pull').code, 'update');
+    const ours = decision(run('west'), 'team-b', 'copy', 'pull');
+    assert.equal(ours.code, 'conflict-other-source');
+    assert.match(ours.message, /other\/db/);
+    assert.match(ours.message, /platform\/db/);
+    assert.deepEqual(run('west').ops, []);
+  });
+
+  void it('labels kubed mirrors with the cluster name, when there is one', () => {
+    const rule = pushRule('kubed', names('team-a'));
+    const src = source({ push: [rule] });
+    const created = (clusterName: string) =>
+      written(plan(snapshot({ source: src, guardrails: guardrails({ clusterName }) })).ops[0]);
+    assert.equal(created('east').labels[kubed.originCluster], 'east');
+    assert.equal(kubed.originCluster in created('').labels, false);
+    const native = plan(
+      snapshot({
+        source: source({ push: [pushRule('native', names('team-a'))] }),
+        guardrails: guardrails({ clusterName: 'east' }),
+      }),
+    );
+    assert.equal(kubed.originCluster in written(native.ops[0]).labels, false);
+    // A mirror written before the cluster had a name gets the label on the next plan.
+    const unnamed = currentMirror(src, rule, 'team-a');
+    const named = plan(
+      snapshot({ source: src, objects: [unnamed], guardrails: guardrails({ clusterName: 'east' }) }),
+    );
+    assert.match(decision(named, 'team-a').message, /origin\.cluster/);
+    assert.equal(written(named.ops[0]).labels[kubed.originCluster], 'east');
+  });
+});
+
+void describe('plan: two sources that want one target', () => {
+  /** platform/db and tools/db, both pushing `db` into team-a, in two dialects. */
+  const first = source({ push: [pushRule('reflector', names('team-a'))] });
+  const secondMeta = meta('tools', 'db', { uid: 'tools-uid', resourceVersion: '8' });
+  const second: SourceState = {
+    ...source({ push: [pushRule('kubed', names('team-a'))] }),
+    meta: secondMeta,
+  };
+
+  function snapshotOf(src: SourceState, objects: readonly ObjectMeta[]): Snapshot {
+    const key = { kind: src.meta.kind, namespace: src.meta.namespace, name: src.meta.name };
+    return {
+      ...snapshot({ source: src, objects }),
+      key,
+      mirrors: objects.filter((object) => {
+        const claim = mirrorClaim(object.kind, object.labels, object.annotations);
+        return claim?.sourceNamespace === key.namespace && claim.sourceName === key.name;
+      }),
+    };
+  }
+
+  void it('lets the first writer keep it, tells the other naming both, and never writes again', () => {
+    for (const [winner, loser] of [
+      [first, second],
+      [second, first],
+    ] as const) {
+      const created = plan(snapshotOf(winner, []));
+      const objects = [written(opsOn(created, 'team-a')[0])];
+      for (let round = 0; round < 3; round += 1) {
+        const lost = plan(snapshotOf(loser, objects));
+        const told = decision(lost, 'team-a');
+        assert.equal(told.code, 'conflict-other-source');
+        assert.ok(told.message.includes(`${winner.meta.namespace}/db`), told.message);
+        assert.ok(told.message.includes(`${loser.meta.namespace}/db`), told.message);
+        assert.deepEqual(lost.ops, []);
+        const kept = plan(snapshotOf(winner, objects));
+        assert.equal(decision(kept, 'team-a').code, 'in-sync');
+        assert.deepEqual(kept.ops, []);
+      }
     }
   });
 });

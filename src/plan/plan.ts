@@ -7,7 +7,12 @@
  * Pure and deterministic: no I/O, no clock, output sorted by namespace and name.
  */
 import { evaluateFilter } from '../rules/filter.ts';
-import { mirrorClaim, NEVER_MIRRORED_SECRET_TYPES } from '../rules/markers.ts';
+import {
+  mirrorClaim,
+  NEVER_MIRRORED_SECRET_TYPES,
+  unnamedMirrorClaim,
+  type MirrorClaim,
+} from '../rules/markers.ts';
 import type { Dialect, NamespaceInfo, ObjectKey, PushRule } from '../rules/model.ts';
 import type { Decision, ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
 import {
@@ -93,9 +98,16 @@ export function effectivePushRules(snapshot: Snapshot): PushRule[] {
   return [...byName.values()].sort((a, b) => compareText(a.targetName, b.targetName));
 }
 
+/** The source an object's markers name, read with this cluster's name (see Guardrails.clusterName). */
+function claimOf(snapshot: Snapshot, object: ObjectMeta): MirrorClaim | undefined {
+  return mirrorClaim(object.kind, object.labels, object.annotations, {
+    clusterName: snapshot.guardrails.clusterName,
+  });
+}
+
 /** Whether an object's markers claim it as a push mirror of the snapshot's source. */
 function claimsThisSource(snapshot: Snapshot, object: ObjectMeta): boolean {
-  const claim = mirrorClaim(object.kind, object.labels, object.annotations);
+  const claim = claimOf(snapshot, object);
   return (
     claim !== undefined &&
     claim.sourceNamespace === snapshot.key.namespace &&
@@ -122,6 +134,8 @@ interface PushContext {
 interface PushOutcome extends Entry {
   /** True when every guard passed: a mirror of this source belongs here (not an orphan). */
   readonly desired: boolean;
+  /** True when the op adopts a replicator replica (see adoptableReplica): the push side owns it. */
+  readonly adopted?: boolean;
 }
 
 /** Builds a push decision for namespace/name. */
@@ -173,22 +187,65 @@ function pushGuard(context: PushContext, namespace: NamespaceInfo, rule: PushRul
   return undefined;
 }
 
+/**
+ * Whether an object no source is named on may be adopted as this source's mirror: a push replica
+ * kubernetes-replicator wrote (unnamedMirrorClaim), which never records its source, exactly where
+ * replicator itself would have overwritten it for this source. All of these must hold:
+ *
+ * - its markers are those of a replicator push replica and nothing else (unnamedMirrorClaim);
+ * - it has the source's kind and the source's own name (replicator replicas keep the name), in
+ *   another namespace than the source's, and it is not the source;
+ * - the source has a replicator push rule that selects this namespace — even when a rule of a
+ *   higher-precedence dialect wins this target name, since the replica is still this source's;
+ * - the operator has the replicator dialect enabled.
+ *
+ * Being adoptable only ever allows a replace; an unnamed claim is never a reason to delete.
+ */
+function adoptableReplica(
+  snapshot: Snapshot,
+  source: SourceState,
+  namespace: NamespaceInfo,
+  existing: ObjectMeta,
+): boolean {
+  const { key, guardrails } = snapshot;
+  if (!guardrails.dialects.has('replicator')) return false;
+  if (existing.kind !== key.kind || existing.name !== key.name) return false;
+  if (existing.namespace === key.namespace || existing.namespace !== namespace.name) return false;
+  if (isTheSource(snapshot, existing)) return false;
+  const unnamed = unnamedMirrorClaim(existing.kind, existing.labels, existing.annotations, {
+    clusterName: guardrails.clusterName,
+  });
+  if (unnamed === undefined) return false;
+  return source.spec.push.some(
+    (candidate) => candidate.dialect === 'replicator' && evaluateFilter(candidate.targets, namespace).match,
+  );
+}
+
 /** The decision for a location the rule wants, given what already sits there. */
-function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: PushRule): Entry {
+function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: PushRule): PushOutcome {
   const { snapshot, source } = context;
   const target: ObjectKey = { kind: snapshot.key.kind, namespace: namespace.name, name: rule.targetName };
   const sourceName = formatRef(snapshot.key.namespace, snapshot.key.name);
   const at = (code: Decision['code'], message: string): Decision =>
     pushDecision(namespace.name, rule.targetName, code, message);
   const existing = snapshot.lookup(namespace.name, rule.targetName);
+  const render = (current: ObjectMeta | undefined) =>
+    renderMirror({
+      source,
+      rule,
+      namespace: namespace.name,
+      existing: current,
+      now: snapshot.now,
+      clusterName: snapshot.guardrails.clusterName,
+    });
   if (existing === undefined) {
-    const { body } = renderMirror({ source, rule, namespace: namespace.name, existing, now: snapshot.now });
     return {
       decision: at(
         'create',
         `Creates ${describe(target)} as a mirror of ${sourceName} (${rule.dialect} rule).`,
       ),
-      op: { verb: 'create', target, body },
+      op: { verb: 'create', target, body: render(undefined).body },
+      desired: true,
     };
   }
   if (existing.deleting) {
@@ -197,30 +254,60 @@ function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: Push
         'terminating',
         `${describe(target)} is being deleted; the mirror is written once it is gone.`,
       ),
+      desired: true,
     };
   }
-  if (!claimsThisSource(snapshot, existing)) return conflict(snapshot, existing, target);
-  const rendered = renderMirror({ source, rule, namespace: namespace.name, existing, now: snapshot.now });
+  if (!claimsThisSource(snapshot, existing)) {
+    if (!adoptableReplica(snapshot, source, namespace, existing)) {
+      return { ...conflict(snapshot, existing, target), desired: true };
+    }
+    // Always written: the replica carries none of nsync's markers yet, and after this write it
+    // is claimed by them like any mirror nsync made.
+    return {
+      decision: at(
+        'update',
+        `Adopts ${describe(target)} from kubernetes-replicator as the mirror of ${sourceName} (${rule.dialect} rule): replicator's replicas name no source, but this one has the source's name and its replicator rule selects namespace ${namespace.name}; from now on it carries nsync's markers.`,
+      ),
+      op: { verb: 'replace', target, body: render(existing).body, uid: existing.uid },
+      desired: true,
+      adopted: true,
+    };
+  }
+  const rendered = render(existing);
   const stale = mirrorStaleness(rendered, existing);
   if (stale === undefined) {
-    return { decision: at('in-sync', `The mirror of ${sourceName} is up to date.`) };
+    return { decision: at('in-sync', `The mirror of ${sourceName} is up to date.`), desired: true };
   }
   return {
     decision: at('update', `Updates the mirror of ${sourceName}: ${stale}.`),
     op: { verb: 'replace', target, body: rendered.body, uid: existing.uid },
+    desired: true,
   };
 }
 
-/** The decision for an object in the way that this source does not own: it is never touched. */
+/**
+ * The decision for an object in the way that this source does not own: it is never touched. When
+ * it is another source's mirror, that source keeps it (first come, first served: a source never
+ * takes over a mirror another source's markers name, so two sources never flip it back and forth),
+ * and the message names both sources, for the Warning Event.
+ */
 function conflict(snapshot: Snapshot, existing: ObjectMeta, target: ObjectKey): Entry {
-  const claim = mirrorClaim(existing.kind, existing.labels, existing.annotations);
+  const sourceName = formatRef(snapshot.key.namespace, snapshot.key.name);
+  const claim = claimOf(snapshot, existing);
   if (claim === undefined) {
+    const unnamed = unnamedMirrorClaim(existing.kind, existing.labels, existing.annotations, {
+      clusterName: snapshot.guardrails.clusterName,
+    });
+    const why =
+      unnamed === undefined
+        ? 'is not managed by nsync'
+        : `looks like a kubernetes-replicator replica, but not one of ${sourceName} (that takes a source of the same kind and name whose enabled replicator push rule selects namespace ${target.namespace})`;
     return {
       decision: pushDecision(
         target.namespace,
         target.name,
         'conflict-unowned',
-        `${describe(target)} already exists and is not managed by nsync; it is left untouched.`,
+        `${describe(target)} already exists and ${why}; it is left untouched.`,
       ),
     };
   }
@@ -230,7 +317,7 @@ function conflict(snapshot: Snapshot, existing: ObjectMeta, target: ObjectKey): 
       target.namespace,
       target.name,
       'conflict-other-source',
-      `${describe(target)} is a mirror of ${other}, not of ${formatRef(snapshot.key.namespace, snapshot.key.name)}; it is left untouched.`,
+      `${describe(target)} is already the mirror of ${other}; ${sourceName} wants it too, but the first source keeps it, so it is left untouched.`,
     ),
   };
 }
@@ -239,7 +326,7 @@ function conflict(snapshot: Snapshot, existing: ObjectMeta, target: ObjectKey): 
 function decidePush(context: PushContext, namespace: NamespaceInfo, rule: PushRule): PushOutcome {
   const skipped = pushGuard(context, namespace, rule);
   if (skipped !== undefined) return { decision: skipped, desired: false };
-  return { ...pushAtTarget(context, namespace, rule), desired: true };
+  return pushAtTarget(context, namespace, rule);
 }
 
 /** Push decisions for every namespace and every target name, keyed by location. */
@@ -367,14 +454,20 @@ function pullDecision(target: ObjectMeta, code: Decision['code'], message: strin
 /**
  * The checks of a pull target that do not need the source's consent. Returns the skip decision,
  * `null` when the target is silently left to the push side, or undefined when it may proceed.
+ * `adopted` holds the locations the push side adopts in this plan.
  */
-function pullGuard(snapshot: Snapshot, pull: PullTarget): Decision | null | undefined {
+function pullGuard(
+  snapshot: Snapshot,
+  pull: PullTarget,
+  adopted: ReadonlySet<string>,
+): Decision | null | undefined {
   const { meta, request } = pull;
   const sourceName = formatRef(snapshot.key.namespace, snapshot.key.name);
   const at = (code: Decision['code'], message: string): Decision => pullDecision(meta, code, message);
-  // A push mirror of this source also carries a back-reference (reflector's `reflects`); the push
-  // side owns it, and one object must never get two writes from one plan.
-  if (claimsThisSource(snapshot, meta)) return null;
+  // A push mirror of this source also carries a back-reference (reflector's `reflects`), and a
+  // replica being adopted becomes one; the push side owns it, and one object must never get two
+  // writes from one plan.
+  if (claimsThisSource(snapshot, meta) || adopted.has(locationKey(meta.namespace, meta.name))) return null;
   if (!snapshot.guardrails.dialects.has(request.dialect)) {
     return at('dialect-disabled', `The ${request.dialect} dialect is disabled by the operator.`);
   }
@@ -397,10 +490,15 @@ function pullGuard(snapshot: Snapshot, pull: PullTarget): Decision | null | unde
       return at('excluded', `Namespace ${namespace} is excluded by the operator.`);
     }
   }
-  const claim = mirrorClaim(meta.kind, meta.labels, meta.annotations);
+  // Only a named claim is another source's: a replicator replica names none (unnamedMirrorClaim),
+  // so it is as unowned as any other object here.
+  const claim = claimOf(snapshot, meta);
   if (claim !== undefined) {
     const other = formatRef(claim.sourceNamespace, claim.sourceName);
-    return at('conflict-other-source', `It is a pushed mirror of ${other}; it is left untouched.`);
+    return at(
+      'conflict-other-source',
+      `It is a pushed mirror of ${other}, so it is not filled from ${sourceName}; it is left untouched.`,
+    );
   }
   return undefined;
 }
@@ -449,8 +547,9 @@ function decidePull(
   snapshot: Snapshot,
   namespaces: Map<string, NamespaceInfo>,
   pull: PullTarget,
+  adopted: ReadonlySet<string>,
 ): Entry | undefined {
-  const guarded = pullGuard(snapshot, pull);
+  const guarded = pullGuard(snapshot, pull, adopted);
   if (guarded === null) return undefined;
   if (guarded !== undefined) return { decision: guarded };
   const namespace = namespaces.get(pull.meta.namespace);
@@ -459,15 +558,19 @@ function decidePull(
   return pullWithConsent(snapshot, snapshot.source, pull, namespace);
 }
 
-/** Pull decisions for every distinct pull target. */
-function planPull(snapshot: Snapshot, namespaces: Map<string, NamespaceInfo>): Entry[] {
+/** Pull decisions for every distinct pull target; `adopted` as in pullGuard. */
+function planPull(
+  snapshot: Snapshot,
+  namespaces: Map<string, NamespaceInfo>,
+  adopted: ReadonlySet<string>,
+): Entry[] {
   const seen = new Set<string>();
   const targets = [...snapshot.pullTargets].sort((a, b) => compareObjects(a.meta, b.meta));
   return targets.flatMap((pull) => {
     const key = locationKey(pull.meta.namespace, pull.meta.name);
     if (seen.has(key)) return [];
     seen.add(key);
-    const entry = decidePull(snapshot, namespaces, pull);
+    const entry = decidePull(snapshot, namespaces, pull, adopted);
     return entry === undefined ? [] : [entry];
   });
 }
@@ -476,13 +579,18 @@ function planPull(snapshot: Snapshot, namespaces: Map<string, NamespaceInfo>): E
  * Plans one source: every push target in every namespace, every orphan, every pull target. Pure
  * and deterministic; decisions and ops are sorted (push before pull, then namespace, then name),
  * and at most one op ever names a given object. Ops only ever touch objects absent (create),
- * claimed by this source (replace, delete) or asking to be filled from it (patch) — never the
- * source, never an object nsync does not own.
+ * claimed by this source (replace, delete), adoptable replicator replicas of it (replace only,
+ * see adoptableReplica) or asking to be filled from it (patch) — never the source, never an
+ * object nsync does not own. An object another source's markers name stays that source's.
  */
 export function plan(snapshot: Snapshot): Plan {
   const namespaces = indexNamespaces(snapshot.namespaces);
-  const push = planOrphans(snapshot, namespaces, planPushTargets(snapshot, namespaces));
-  const entries = [...push.values(), ...planPull(snapshot, namespaces)].sort(compareEntries);
+  const outcomes = planPushTargets(snapshot, namespaces);
+  const adopted = new Set(
+    [...outcomes].filter(([, outcome]) => outcome.adopted === true).map(([key]) => key),
+  );
+  const push = planOrphans(snapshot, namespaces, outcomes);
+  const entries = [...push.values(), ...planPull(snapshot, namespaces, adopted)].sort(compareEntries);
   const source = snapshot.source;
   return {
     decisions: entries.map((entry) => entry.decision),

@@ -122,6 +122,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     });
     assert.deepEqual(body, {
       apiVersion: 'v1',
@@ -152,6 +153,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     });
     assert.equal(body.kind, 'ConfigMap');
     assert.equal('type' in body, false);
@@ -166,6 +168,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     });
     assert.equal(body.metadata.name, 'db-copy');
   });
@@ -181,6 +184,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: old,
       now: NOW,
+      clusterName: '',
     });
     assert.equal(body.metadata.resourceVersion, '7');
     assert.deepEqual(body.metadata.labels, { team: 'a', [owned.managedByLabel]: owned.managedByValue });
@@ -208,6 +212,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     }).body.metadata;
     assert.deepEqual(copied.labels, { app: 'db', [owned.managedByLabel]: owned.managedByValue });
     assert.equal(copied.annotations['note'], 'hello');
@@ -224,6 +229,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     }).body.metadata;
     assert.deepEqual(plain.labels, { [owned.managedByLabel]: owned.managedByValue });
     assert.equal('note' in plain.annotations, false);
@@ -236,6 +242,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     }).body.metadata;
     assert.equal(annotations[reflector.reflects], 'platform/db');
     assert.equal(annotations[reflector.autoReflects], 'True');
@@ -250,6 +257,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     }).body.metadata;
     assert.equal(annotations[replicator.replicatedAt], NOW);
     assert.equal(annotations[replicator.replicatedFromVersion], '42');
@@ -263,6 +271,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     }).body.metadata;
     assert.equal(labels[kubed.originName], 'db');
     assert.equal(labels[kubed.originNamespace], 'platform');
@@ -276,6 +285,24 @@ void describe('renderMirror', () => {
     });
   });
 
+  void it('writes kubed’s origin.cluster label with the cluster name, only when there is one', () => {
+    const render = (dialect: Dialect, clusterName: string) =>
+      renderMirror({
+        source: source(),
+        rule: rule(dialect),
+        namespace: 'team-a',
+        existing: undefined,
+        now: NOW,
+        clusterName,
+      }).body.metadata.labels;
+    assert.equal(render('kubed', 'east')[kubed.originCluster], 'east');
+    assert.equal(kubed.originCluster in render('kubed', ''), false);
+    for (const dialect of ['native', 'reflector', 'replicator'] as const) {
+      assert.equal(kubed.originCluster in render(dialect, 'east'), false, dialect);
+    }
+    assert.equal(kubed.originCluster in render('kubed', 'not a label value!'), false);
+  });
+
   void it('leaves out a kubed origin label whose value could not be a label value', () => {
     const long = 'a'.repeat(64);
     assert.equal(isValidLabelValue('a'.repeat(63)), true);
@@ -286,6 +313,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     }).body.metadata;
     assert.equal(kubed.originName in labels, false);
     assert.equal(labels[kubed.originNamespace], 'platform');
@@ -298,6 +326,7 @@ void describe('renderMirror', () => {
       namespace: 'team-a',
       existing: undefined,
       now: NOW,
+      clusterName: '',
     }).body.metadata;
     assert.deepEqual(Object.keys(labels), [owned.managedByLabel]);
     assert.deepEqual(
@@ -315,6 +344,7 @@ void describe('renderMirror', () => {
         namespace: 'team-a',
         existing: old,
         now: NOW,
+        clusterName: '',
       }).body.metadata.ownerReferences;
     assert.deepEqual(render(true, undefined), [OWNER]);
     assert.equal(render(false, undefined), undefined);
@@ -325,7 +355,7 @@ void describe('renderMirror', () => {
 });
 
 void describe('mirrorStaleness', () => {
-  const input = { source: source(), rule: rule('reflector'), namespace: 'team-a', now: NOW };
+  const input = { source: source(), rule: rule('reflector'), namespace: 'team-a', now: NOW, clusterName: '' };
   const rendered = renderMirror({ ...input, existing: undefined });
 
   void it('is undefined for a mirror that holds what the body says', () => {

@@ -113,8 +113,11 @@ export function isValidLabelValue(value: string): boolean {
   return LABEL_VALUE.test(value);
 }
 
-/** Labels a dialect puts on the mirrors it makes (only kubed has any). */
-function dialectLabels(dialect: Dialect, source: ObjectMeta): Record<string, string> {
+/**
+ * Labels a dialect puts on the mirrors it makes (only kubed has any): kubed's origin labels, with
+ * `origin.cluster` only when this cluster has a name (kubed writes it from `--cluster-name`).
+ */
+function dialectLabels(dialect: Dialect, source: ObjectMeta, clusterName: string): Record<string, string> {
   switch (dialect) {
     case 'native':
     case 'reflector':
@@ -124,6 +127,7 @@ function dialectLabels(dialect: Dialect, source: ObjectMeta): Record<string, str
       const origin: [string, string][] = [
         [kubed.originName, source.name],
         [kubed.originNamespace, source.namespace],
+        ...(clusterName === '' ? [] : [[kubed.originCluster, clusterName] as [string, string]]),
       ];
       return Object.fromEntries(origin.filter(([, value]) => isValidLabelValue(value)));
     }
@@ -198,6 +202,8 @@ export interface MirrorInput {
   readonly existing: ObjectMeta | undefined;
   /** ISO-8601 time for the dialects' "…-at" markers. */
   readonly now: string;
+  /** This cluster's name (Guardrails.clusterName): kubed mirrors' `origin.cluster` label; '' = none. */
+  readonly clusterName: string;
 }
 
 /** A push mirror as it should be, and the hash recorded on it. */
@@ -249,7 +255,7 @@ export function renderMirror(input: MirrorInput): RenderedMirror {
     existing?.labels ?? {},
     rule.copy.labels ? copyable(source.meta.labels) : {},
     { [owned.managedByLabel]: owned.managedByValue },
-    dialectLabels(rule.dialect, source.meta),
+    dialectLabels(rule.dialect, source.meta, input.clusterName),
   );
   const annotations = overlay(
     existing?.annotations ?? {},
