@@ -11,6 +11,7 @@ import {
   b64,
   createNamespaces,
   createObject,
+  eventsAbout,
   eventually,
   getObject,
   sharedCluster,
@@ -72,6 +73,47 @@ test('mirrors reflector created are adopted: same UIDs, brought up to date, noth
     assert.equal(kept.metadata.uid, upToDate.metadata.uid);
     const listed = await cluster.api<{ items: unknown[] }>('GET', `/api/v1/namespaces/${b}/secrets`);
     assert.equal(listed.body.items.length, 1, 'no duplicate mirror');
+  } finally {
+    await nsync.stop();
+  }
+});
+
+test('two sources that want the same target: the first writer keeps it, the other gets a Warning naming both', async () => {
+  const prefix = `cf${randomBytes(2).toString('hex')}`;
+  const [one = '', two = '', target = ''] = await createNamespaces(cluster, [
+    { name: `${prefix}-one` },
+    { name: `${prefix}-two` },
+    { name: `${prefix}-target` },
+  ]);
+  const nsync = await startNsync(cluster, [`${prefix}-*`]);
+  try {
+    await createObject(cluster, 'secrets', one, {
+      metadata: { name: 'contested', annotations: { 'nsync.dev/push-to': target } },
+      data: { from: b64('one') },
+    });
+    const mirror = await eventually('the first source’s mirror', () =>
+      getObject(cluster, 'secrets', target, 'contested'),
+    );
+    await createObject(cluster, 'secrets', two, {
+      metadata: { name: 'contested', annotations: { 'nsync.dev/push-to': target } },
+      data: { from: b64('two') },
+    });
+    const events = await eventually('a ConflictWithOtherSource Event on the second source', async () => {
+      const found = await eventsAbout(cluster, two, 'contested');
+      return found.find((event) => event.reason === 'ConflictWithOtherSource');
+    });
+    assert.equal(events.type, 'Warning');
+    assert.ok(
+      events.note.includes(`${one}/contested`) && events.note.includes(`${two}/contested`),
+      events.note,
+    );
+    const after = await getObject(cluster, 'secrets', target, 'contested');
+    assert.equal(
+      after?.metadata.resourceVersion,
+      mirror.metadata.resourceVersion,
+      'no flapping: the mirror was not rewritten',
+    );
+    assert.equal(after.data?.['from'], b64('one'));
   } finally {
     await nsync.stop();
   }

@@ -148,13 +148,10 @@ function reportOnSource(deps: ReconcileDeps, kind: Kind, source: SourceState, re
     });
     if (sent) deps.metrics.ruleProblems.inc({ dialect: problem.dialect });
   }
-  const conflicts = result.decisions.filter(
-    (decision) =>
-      decision.mode === 'push' &&
-      (decision.code === 'conflict-unowned' || decision.code === 'conflict-other-source'),
-  );
-  if (conflicts.length > 0) {
-    const where = conflicts
+  const pushDecisions = result.decisions.filter((decision) => decision.mode === 'push');
+  const unowned = pushDecisions.filter((decision) => decision.code === 'conflict-unowned');
+  if (unowned.length > 0) {
+    const where = unowned
       .slice(0, 10)
       .map((decision) => `${decision.namespace}/${decision.name}`)
       .join(', ');
@@ -162,7 +159,16 @@ function reportOnSource(deps: ReconcileDeps, kind: Kind, source: SourceState, re
       type: 'Warning',
       reason: 'ConflictWithUnownedObject',
       action: 'Mirror',
-      note: `${String(conflicts.length)} target(s) already hold an object nsync does not own and were left untouched: ${where}${conflicts.length > 10 ? ', …' : ''}`,
+      note: `${String(unowned.length)} target(s) already hold an object nsync does not own and were left untouched: ${where}${unowned.length > 10 ? ', …' : ''}`,
+    });
+  }
+  // A target another source already owns: the message names both sources; the first writer keeps it.
+  for (const decision of pushDecisions.filter((candidate) => candidate.code === 'conflict-other-source')) {
+    deps.events.emit(subject, {
+      type: 'Warning',
+      reason: 'ConflictWithOtherSource',
+      action: 'Mirror',
+      note: decision.message,
     });
   }
 }
