@@ -307,7 +307,7 @@ test('a cert-manager style kubernetes.io/tls Secret and its renewal reach every 
       `${src}/wildcard-tls`,
     );
     assert.equal(
-      mirror.metadata.annotations?.['cert-manager.io/certificate-name'],
+      (mirror.metadata.annotations ?? {})['cert-manager.io/certificate-name'],
       undefined,
       'reflector copies no annotations',
     );

@@ -64,7 +64,10 @@ test('the seed reflector example gives mirrors in dev, staging and prod and nowh
       mirror.metadata.annotations?.['reflector.v1.k8s.emberstack.com/reflects'],
       'cert-manager/source-tls',
     );
-    assert.equal(mirror.metadata.annotations?.['reflector.v1.k8s.emberstack.com/auto-reflects'], 'True');
+    assert.equal(
+      (mirror.metadata.annotations ?? {})['reflector.v1.k8s.emberstack.com/auto-reflects'],
+      'True',
+    );
   }
   for (const namespace of ['qa', 'sandbox', 'default']) {
     assert.equal(
