@@ -1,8 +1,9 @@
 /**
  * The writes nsync makes, in API terms: create, replace, merge-patch and delete with
- * preconditions. Every write names nsync as field manager and resets managedFields, so that any
- * later managedFields entry of another manager on the content proves someone else changed it
- * (how tampering is seen without reading mirror data).
+ * preconditions. Every write names nsync as field manager and sets managedFields to one nsync
+ * entry owning exactly the content keys it wrote, so that any later entry of another manager on
+ * the content proves someone else changed it — how tampering is seen without reading mirror data
+ * (docs/adr/0004). Clearing managedFields instead would stop the server tracking later edits.
  */
 import type { Transport } from './transport.ts';
 import { objectPath, collectionPath, type RawObject, type Resource } from './resources.ts';
@@ -11,6 +12,26 @@ import { objectPath, collectionPath, type RawObject, type Resource } from './res
 export const FIELD_MANAGER = 'nsync';
 
 const query = `?fieldManager=${FIELD_MANAGER}`;
+
+type ContentMap = Readonly<Record<string, string | null>> | undefined;
+
+/** managedFields naming nsync the owner of the content keys a write sets (null = removed). */
+export function ownedManagedFields(content: { data?: ContentMap; binaryData?: ContentMap }): object[] {
+  const fields = (map: ContentMap): Record<string, object> =>
+    Object.fromEntries(
+      Object.entries(map ?? {})
+        .filter(([, value]) => value !== null)
+        .map(([key]) => [`f:${key}`, {}]),
+    );
+  const fieldsV1: Record<string, object> = {};
+  const data = fields(content.data);
+  const binaryData = fields(content.binaryData);
+  if (Object.keys(data).length > 0) fieldsV1['f:data'] = data;
+  if (Object.keys(binaryData).length > 0) fieldsV1['f:binaryData'] = binaryData;
+  return [
+    { manager: FIELD_MANAGER, operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1 },
+  ];
+}
 
 /** Object writes against one API server. */
 export class Writer {
@@ -34,12 +55,12 @@ export class Writer {
     resource: Resource,
     namespace: string,
     name: string,
-    body: { metadata: object },
+    body: { metadata: object; data?: ContentMap; binaryData?: ContentMap },
   ): Promise<RawObject> {
     const { body: replaced } = await this.transport.json<RawObject>({
       method: 'PUT',
       path: objectPath(resource, namespace, name) + query,
-      body: { ...body, metadata: { ...body.metadata, managedFields: [{}] } },
+      body: { ...body, metadata: { ...body.metadata, managedFields: ownedManagedFields(body) } },
     });
     return replaced;
   }
@@ -49,12 +70,12 @@ export class Writer {
     resource: Resource,
     namespace: string,
     name: string,
-    patch: { metadata: object },
+    patch: { metadata: object; data?: ContentMap; binaryData?: ContentMap },
   ): Promise<RawObject> {
     const { body: patched } = await this.transport.json<RawObject>({
       method: 'PATCH',
       path: objectPath(resource, namespace, name) + query,
-      body: { ...patch, metadata: { ...patch.metadata, managedFields: [{}] } },
+      body: { ...patch, metadata: { ...patch.metadata, managedFields: ownedManagedFields(patch) } },
       contentType: 'application/merge-patch+json',
     });
     return patched;
