@@ -139,10 +139,11 @@ function report(
 
 function reportOnSource(deps: ReconcileDeps, kind: Kind, source: SourceState, result: Plan): void {
   const subject = { kind, namespace: source.meta.namespace, name: source.meta.name, uid: source.meta.uid };
+  const unsupported = new Set(source.spec.unsupported);
   for (const problem of result.sourceProblems) {
     const sent = deps.events.emit(subject, {
       type: 'Warning',
-      reason: 'InvalidAnnotation',
+      reason: unsupported.has(problem) ? 'UnsupportedFeature' : 'InvalidAnnotation',
       action: 'ParseAnnotations',
       note: `${problem.annotation}: ${problem.message}`,
     });
