@@ -4,7 +4,7 @@
  * bounded, so a flapping rule cannot flood the API server; notes never carry data values.
  */
 import { randomBytes } from 'node:crypto';
-import { EVENTS } from '../kube/resources.ts';
+import { EVENTS, microTime } from '../kube/resources.ts';
 import type { Writer } from '../kube/writer.ts';
 import type { Kind } from '../rules/model.ts';
 import type { Logger } from './log.ts';
@@ -117,11 +117,6 @@ export class EventRecorder {
 /** `<object>.<hex>`, the usual Event name (generateName cannot end in a dot). */
 function eventName(objectName: string, now: number): string {
   return `${objectName.slice(0, 200)}.${now.toString(16)}${randomBytes(4).toString('hex')}`;
-}
-
-/** RFC 3339 with microseconds, the MicroTime format the API expects. */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 /** An error as a log field: message and class only (messages never include request bodies). */

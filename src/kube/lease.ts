@@ -4,8 +4,9 @@
  * leaders; a leader that cannot renew within the renew deadline steps down before its lease can
  * expire for others (renewDeadline < leaseDuration), so two never write at once.
  */
+import { delay, isAborted } from './abort.ts';
 import { classify } from './errors.ts';
-import { LEASES, collectionPath, objectPath } from './resources.ts';
+import { LEASES, collectionPath, microTime, objectPath } from './resources.ts';
 import type { Transport } from './transport.ts';
 
 /** Lease timing and identity. */
@@ -27,10 +28,6 @@ interface LeaseObject {
     renewTime?: string | null;
     leaseTransitions?: number;
   };
-}
-
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 /** Competes for one Lease and tells when leadership starts and ends. */
@@ -61,7 +58,7 @@ export class LeaderElector {
         void this.renewLoop(signal, onLost);
         return true;
       }
-      await sleep(this.options.retryPeriodMs * (1 + Math.random() * 0.2), signal);
+      await delay(this.options.retryPeriodMs * (1 + Math.random() * 0.2), signal);
     }
     return false;
   }
@@ -69,7 +66,7 @@ export class LeaderElector {
   private async renewLoop(signal: AbortSignal, onLost: () => void): Promise<void> {
     let lastRenew = performance.now();
     while (!signal.aborted && this.leading) {
-      await sleep(this.options.retryPeriodMs, signal);
+      await delay(this.options.retryPeriodMs, signal);
       if (isAborted(signal)) break;
       const renewed = await this.tryAcquireOrRenew().catch(() => false);
       if (renewed) {
@@ -161,21 +158,4 @@ export class LeaderElector {
     this.observed = { record: `${identity}|${lease.spec.renewTime}`, at: performance.now() };
     return true;
   }
-}
-
-/** Read through a call: the flag changes while we await, which narrowing cannot see. */
-function isAborted(signal: AbortSignal): boolean {
-  return signal.aborted;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }

@@ -3,6 +3,7 @@
  * reconnects with backoff on any other error, and aborts a watch that has been silent too long
  * (the client-node informer stops on errors and has had silent stalls; this replaces it).
  */
+import { delay, isAborted } from './abort.ts';
 import { ApiError, classify } from './errors.ts';
 import type { Transport } from './transport.ts';
 import {
@@ -224,20 +225,3 @@ export class ListWatch {
 
 /** A watch that said nothing, not even a bookmark, for longer than the silence limit. */
 class SilentWatch extends Error {}
-
-/** Reads the flag through a call: it changes while we await, which narrowing cannot see. */
-function isAborted(signal: AbortSignal): boolean {
-  return signal.aborted;
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}

@@ -110,3 +110,8 @@ export function objectPath(resource: Resource, namespace: string | undefined, na
 /** Accept headers that make the server send metadata only (no data bytes cross the wire). */
 export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 export const METADATA_WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
+/** RFC 3339 with microseconds: the MicroTime format of Event and Lease timestamps. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
