@@ -9,18 +9,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
-import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../src/app/config.ts';
-import { Controller } from '../src/app/controller.ts';
-import { createLogger } from '../src/app/log.ts';
-import { Metrics } from '../src/app/metrics.ts';
-import { loadKubeConfig, Transport } from '../src/kube/transport.ts';
 import { createNamespaces, eventually, sharedCluster, uniqueName } from './support/cluster.ts';
+import { startController } from './support/nsync.ts';
 import type { Identity } from '../tools/controlplane/harness.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -611,49 +606,6 @@ test('deploy/kustomize is what tools/helm/render-manifests.sh generates from the
   }
 });
 
-/** A request with another identity's bearer token (the harness helper is admin-only). */
-function requestAs(
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: unknown }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL(path, cluster.server),
-      {
-        method,
-        ca: readFileSync(cluster.caFile),
-        headers: {
-          Authorization: `Bearer ${token}`,
-          Accept: 'application/json',
-          ...(payload === undefined ? {} : { 'Content-Type': 'application/json' }),
-        },
-        timeout: 30_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // a watch stream is several JSON lines; plain text stays text
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
-}
-
 interface Access {
   verb: string;
   group?: string;
@@ -706,7 +658,7 @@ test('the chart’s RBAC, applied for real, lets nsync’s ServiceAccount do its
   const serviceAccount = rendered.one('ServiceAccount').metadata.name;
   try {
     const allowed = async (access: Access): Promise<boolean> => {
-      const answer = await requestAs(
+      const answer = await cluster.apiAs(
         token,
         'POST',
         '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
@@ -767,9 +719,12 @@ test('the chart’s RBAC, applied for real, lets nsync’s ServiceAccount do its
     assert.deepEqual(wrong, []);
 
     // And plainly, with the token: what nsync does at startup and while it leads.
-    assert.equal((await requestAs(token, 'GET', '/api/v1/secrets?limit=1')).status, 200);
-    assert.equal((await requestAs(token, 'GET', '/api/v1/configmaps?watch=1&timeoutSeconds=1')).status, 200);
-    assert.equal((await requestAs(token, 'GET', '/api/v1/namespaces')).status, 200);
+    assert.equal((await cluster.apiAs(token, 'GET', '/api/v1/secrets?limit=1')).status, 200);
+    assert.equal(
+      (await cluster.apiAs(token, 'GET', '/api/v1/configmaps?watch=1&timeoutSeconds=1')).status,
+      200,
+    );
+    assert.equal((await cluster.apiAs(token, 'GET', '/api/v1/namespaces')).status, 200);
     const lease = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -777,38 +732,52 @@ test('the chart’s RBAC, applied for real, lets nsync’s ServiceAccount do its
       spec: { holderIdentity: 'nsync-0', leaseDurationSeconds: 15 },
     };
     const leases = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
-    const created = await requestAs(token, 'POST', leases, lease);
+    const created = await cluster.apiAs(token, 'POST', leases, lease);
     assert.equal(created.status, 201);
-    const renewed = await requestAs(token, 'PUT', `${leases}/nsync`, {
+    const renewed = await cluster.apiAs(token, 'PUT', `${leases}/nsync`, {
       ...(created.body as Manifest),
       spec: { ...lease.spec, renewTime: new Date().toISOString().replace('Z', '000Z') },
     });
     assert.equal(renewed.status, 200);
-    const event = await requestAs(token, 'POST', `/apis/events.k8s.io/v1/namespaces/${elsewhere}/events`, {
-      apiVersion: 'events.k8s.io/v1',
-      kind: 'Event',
-      metadata: { name: 'nsync-test.1', namespace: elsewhere },
-      eventTime: new Date().toISOString().replace('Z', '000Z'),
-      reportingController: 'nsync.dev/nsync',
-      reportingInstance: 'nsync-0',
-      action: 'Mirror',
-      reason: 'Test',
-      type: 'Normal',
-      regarding: { apiVersion: 'v1', kind: 'Secret', name: 'source', namespace: elsewhere },
-      note: 'chart RBAC test',
-    });
+    const event = await cluster.apiAs(
+      token,
+      'POST',
+      `/apis/events.k8s.io/v1/namespaces/${elsewhere}/events`,
+      {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { name: 'nsync-test.1', namespace: elsewhere },
+        eventTime: new Date().toISOString().replace('Z', '000Z'),
+        reportingController: 'nsync.dev/nsync',
+        reportingInstance: 'nsync-0',
+        action: 'Mirror',
+        reason: 'Test',
+        type: 'Normal',
+        regarding: { apiVersion: 'v1', kind: 'Secret', name: 'source', namespace: elsewhere },
+        note: 'chart RBAC test',
+      },
+    );
     assert.equal(event.status, 201, JSON.stringify(event.body));
     assert.equal(
-      (await requestAs(token, 'POST', `/api/v1/namespaces/${namespace}/pods`, { metadata: { name: 'p' } }))
-        .status,
+      (
+        await cluster.apiAs(token, 'POST', `/api/v1/namespaces/${namespace}/pods`, {
+          metadata: { name: 'p' },
+        })
+      ).status,
       403,
     );
     assert.equal(
-      (await requestAs(token, 'POST', `/apis/coordination.k8s.io/v1/namespaces/${elsewhere}/leases`, lease))
-        .status,
+      (
+        await cluster.apiAs(
+          token,
+          'POST',
+          `/apis/coordination.k8s.io/v1/namespaces/${elsewhere}/leases`,
+          lease,
+        )
+      ).status,
       403,
     );
-    assert.equal((await requestAs(token, 'GET', '/apis/apps/v1/deployments')).status, 403);
+    assert.equal((await cluster.apiAs(token, 'GET', '/apis/apps/v1/deployments')).status, 403);
   } finally {
     await removeClusterObjects();
     await cluster.api('DELETE', `/api/v1/namespaces/${namespace}`);
@@ -846,26 +815,8 @@ test('nsync runs with exactly the chart’s RBAC and arguments: leads, mirrors, 
     ],
     env,
   );
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logs.push(
-        ...chunk
-          .toString('utf8')
-          .split('\n')
-          .filter((line) => line !== ''),
-      );
-      done();
-    },
-  });
-  const transport = await Transport.create(loadKubeConfig({ kubeconfig: identity.kubeconfigPath }));
-  const controller = new Controller(
-    config,
-    transport,
-    createLogger('debug', sink),
-    new Metrics('test', { defaultMetrics: false }),
-  );
-  const running = controller.start();
+  const nsync = await startController(config, identity.kubeconfigPath);
+  const logs = nsync.logs;
   /** Failures carry the controller's log: it says what nsync saw and did. */
   const withLogs = async <T>(waiting: Promise<T>): Promise<T> =>
     waiting.catch((error: unknown) => {
@@ -920,16 +871,13 @@ test('nsync runs with exactly the chart’s RBAC and arguments: leads, mirrors, 
     );
     assert.equal((await cluster.api('GET', `${secrets(target)}/taken`)).status, 200, 'unowned object kept');
 
-    await controller.stop();
-    await running;
+    await nsync.stop();
     const released = await cluster.api<LeaseBody>('GET', lease);
     assert.notEqual(released.body.spec?.holderIdentity, podName, 'the Lease is released on shutdown');
     const refused = logs.filter((line) => /forbidden|\b403\b/i.test(line));
     assert.deepEqual(refused, [], 'no request was refused by RBAC');
   } finally {
-    await controller.stop();
-    await running;
-    transport.close();
+    await nsync.stop();
     await removeClusterObjects();
     for (const namespace of [release, source, target]) {
       await cluster.api('DELETE', `/api/v1/namespaces/${namespace}`);

@@ -3,7 +3,7 @@
  * own guardrails to the namespaces of one test file, so files can run side by side.
  */
 import { Writable } from 'node:stream';
-import { parseConfig } from '../../src/app/config.ts';
+import { parseConfig, type Config } from '../../src/app/config.ts';
 import { Controller } from '../../src/app/controller.ts';
 import { createLogger } from '../../src/app/log.ts';
 import { Metrics } from '../../src/app/metrics.ts';
@@ -16,12 +16,48 @@ export interface RunningNsync {
   readonly metrics: Metrics;
   /** Every log line so far (JSON text). */
   readonly logs: string[];
+  /** Graceful stop (idempotent). */
   stop(): Promise<void>;
 }
 
+/** Starts a controller with a given configuration and identity; resolves once its caches synced. */
+export async function startController(config: Config, kubeconfigPath: string): Promise<RunningNsync> {
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
+      done();
+    },
+  });
+  const transport = await Transport.create(loadKubeConfig({ kubeconfig: kubeconfigPath }));
+  const metrics = new Metrics('test', { defaultMetrics: false });
+  const controller = new Controller(config, transport, createLogger(config.logLevel, sink), metrics);
+  const running = controller.start();
+  await Promise.race([controller.cache.synced(), running]);
+  let stopped: Promise<void> | undefined;
+  return {
+    controller,
+    metrics,
+    logs,
+    stop() {
+      stopped ??= (async () => {
+        await controller.stop();
+        await running;
+        transport.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
 /**
- * Starts nsync confined to `namespaces` (globs): it reads sources from and writes into those
- * only. Resolves once its caches have synced.
+ * Starts nsync as admin, confined to `namespaces` (globs): it reads sources from and writes into
+ * those only. Resolves once its caches have synced.
  */
 export async function startNsync(
   cluster: Cluster,
@@ -40,31 +76,5 @@ export async function startNsync(
     ],
     {},
   );
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logs.push(
-        ...chunk
-          .toString('utf8')
-          .split('\n')
-          .filter((line) => line !== ''),
-      );
-      done();
-    },
-  });
-  const transport = await Transport.create(loadKubeConfig({ kubeconfig: cluster.admin.kubeconfigPath }));
-  const metrics = new Metrics('test', { defaultMetrics: false });
-  const controller = new Controller(config, transport, createLogger(config.logLevel, sink), metrics);
-  const running = controller.start();
-  await Promise.race([controller.cache.synced(), running]);
-  return {
-    controller,
-    metrics,
-    logs,
-    async stop() {
-      await controller.stop();
-      await running;
-      transport.close();
-    },
-  };
+  return startController(config, cluster.admin.kubeconfigPath);
 }

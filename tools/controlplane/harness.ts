@@ -56,6 +56,14 @@ export interface Cluster extends ClusterInfo {
   serviceAccountIdentity(namespace: string, name: string): Promise<Identity>;
   /** Admin REST call helper (JSON in, JSON out), for tests and demo set-up. */
   api<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<ApiResult<T>>;
+  /** The same call with another identity's bearer token (least-privilege and tenant tests). */
+  apiAs<T = unknown>(
+    token: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<ApiResult<T>>;
   /** The serialisable part, to hand to other processes. */
   info(): ClusterInfo;
 }
@@ -365,6 +373,13 @@ export function attachCluster(info: ClusterInfo): Cluster {
   return {
     ...info,
     api,
+    apiAs: async <T>(
+      token: string,
+      method: string,
+      path: string,
+      body?: unknown,
+      contentType = 'application/json',
+    ) => apiCall<T>(info.server, info.caFile, token, method, path, body, contentType),
     info: () => ({
       dir: info.dir,
       server: info.server,
