@@ -4,7 +4,16 @@
  * new dialect is one module plus one line in its list.
  */
 import { parseRef } from '../markers.ts';
-import type { Dialect, Kind, NamespaceFilter, PullRequest, RuleProblem, SourceSpec } from '../model.ts';
+import type {
+  Dialect,
+  Kind,
+  NamespaceFilter,
+  PullConsent,
+  PullRequest,
+  PushRule,
+  RuleProblem,
+  SourceSpec,
+} from '../model.ts';
 import { namespaceNameProblem, objectNameProblem } from '../names.ts';
 import { fail, ok, quote, type Result } from '../result.ts';
 
@@ -93,3 +102,19 @@ export const EMPTY_SOURCE_SPEC: SourceSpec = Object.freeze({
   unsupported: [],
   problems: [],
 });
+
+/** A dialect's parsed push rule and pull consent, each with the problems that dropped it. */
+export interface ParsedRules {
+  readonly push: { readonly rule: PushRule | undefined; readonly problems: readonly RuleProblem[] };
+  readonly consent: { readonly consent: PullConsent | undefined; readonly problems: readonly RuleProblem[] };
+}
+
+/** One SourceSpec from a dialect's push and consent parses: each rule stands alone. */
+export function sourceSpecOf({ push, consent }: ParsedRules): SourceSpec {
+  return {
+    push: push.rule === undefined ? [] : [push.rule],
+    consent: consent.consent === undefined ? [] : [consent.consent],
+    unsupported: [],
+    problems: [...push.problems, ...consent.problems],
+  };
+}

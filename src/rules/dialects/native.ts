@@ -25,6 +25,7 @@ import {
   parseSourceRef,
   problem,
   readAnnotation,
+  sourceSpecOf,
   type DialectAdapter,
   type DialectTargetResult,
   type SourceContext,
@@ -186,14 +187,7 @@ function parseConsent(context: SourceContext): { consent: PullConsent | undefine
 }
 
 function parseNativeSource(context: SourceContext): SourceSpec {
-  const push = parsePush(context);
-  const consent = parseConsent(context);
-  return {
-    push: push.rule === undefined ? [] : [push.rule],
-    consent: consent.consent === undefined ? [] : [consent.consent],
-    unsupported: [],
-    problems: [...push.problems, ...consent.problems],
-  };
+  return sourceSpecOf({ push: parsePush(context), consent: parseConsent(context) });
 }
 
 function parseNativeTarget(context: TargetContext): DialectTargetResult {

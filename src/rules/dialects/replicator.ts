@@ -18,6 +18,7 @@ import {
   parseSourceRef,
   problem,
   readAnnotation,
+  sourceSpecOf,
   type DialectAdapter,
   type DialectTargetResult,
   type SourceContext,
@@ -151,14 +152,7 @@ function parseConsent(context: SourceContext): { consent: PullConsent | undefine
 }
 
 function parseReplicatorSource(context: SourceContext): SourceSpec {
-  const push = parsePush(context);
-  const consent = parseConsent(context);
-  return {
-    push: push.rule === undefined ? [] : [push.rule],
-    consent: consent.consent === undefined ? [] : [consent.consent],
-    unsupported: [],
-    problems: [...push.problems, ...consent.problems],
-  };
+  return sourceSpecOf({ push: parsePush(context), consent: parseConsent(context) });
 }
 
 function parseReplicatorTarget(context: TargetContext): DialectTargetResult {
