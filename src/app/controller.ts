@@ -27,6 +27,34 @@ export interface Health {
   readonly detail: string;
 }
 
+/**
+ * Whether the process is alive in the sense that matters: a loop that has keys but makes no
+ * progress, or a watch that has heard nothing (not even a bookmark) for far longer than its
+ * watchdog allows, is stuck — and a restart is the cure. An idle queue is healthy.
+ */
+export function assessLiveness(
+  now: number,
+  queue: { readonly busy: boolean; readonly lastProgressAt: number },
+  watches: readonly {
+    readonly resource: string;
+    readonly synced: boolean;
+    readonly lastProgressAt: number;
+  }[],
+): Health {
+  if (queue.busy && now - queue.lastProgressAt > STUCK_AFTER_MS) {
+    return {
+      ok: false,
+      detail: `work loop made no progress for ${String(Math.round((now - queue.lastProgressAt) / 1000))} s`,
+    };
+  }
+  const stale = watches.filter(
+    (status) => status.synced && now - status.lastProgressAt > WATCH_STALE_AFTER_MS,
+  );
+  if (stale.length > 0)
+    return { ok: false, detail: `no watch progress on ${stale.map((status) => status.resource).join(', ')}` };
+  return { ok: true, detail: 'ok' };
+}
+
 /** One running nsync instance. */
 export class Controller {
   readonly cache: ClusterCache;
@@ -175,22 +203,13 @@ export class Controller {
 
   /** Liveness: the work loop makes progress, and every watch has said something recently. */
   liveness(): Health {
-    const now = performance.now();
-    const busy = this.queue.depth() > 0 || this.queue.inFlight() > 0;
-    if (busy && now - this.queue.lastProgressAt() > STUCK_AFTER_MS) {
-      return {
-        ok: false,
-        detail: `work loop made no progress for ${String(Math.round((now - this.queue.lastProgressAt()) / 1000))} s`,
-      };
-    }
-    const stale = this.cache
-      .status()
-      .filter((status) => status.synced && now - status.lastProgressAt > WATCH_STALE_AFTER_MS);
-    if (stale.length > 0)
-      return {
-        ok: false,
-        detail: `no watch progress on ${stale.map((status) => status.resource).join(', ')}`,
-      };
-    return { ok: true, detail: 'ok' };
+    return assessLiveness(
+      performance.now(),
+      {
+        busy: this.queue.depth() > 0 || this.queue.inFlight() > 0,
+        lastProgressAt: this.queue.lastProgressAt(),
+      },
+      this.cache.status(),
+    );
   }
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EVENTS, microTime } from '../kube/resources.ts';
-import type { Writer } from '../kube/writer.ts';
+import type { Resource } from '../kube/resources.ts';
 import type { Kind } from '../rules/model.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -29,6 +29,11 @@ export interface EventSpec {
   readonly note: string;
 }
 
+/** Where Events are written (the kube Writer in production). */
+export interface EventSink {
+  create(resource: Resource, namespace: string, body: object): Promise<unknown>;
+}
+
 /** Recorder knobs. */
 export interface EventRecorderOptions {
   /** The same Event on the same object is not repeated within this window. @default 600_000 */
@@ -37,6 +42,8 @@ export interface EventRecorderOptions {
   readonly perMinute?: number;
   /** reportingInstance (pod name). */
   readonly instance: string;
+  /** Wall clock in ms; tests pass their own. @default Date.now */
+  readonly now?: () => number;
 }
 
 const MAX_NOTE = 1000;
@@ -44,7 +51,7 @@ const MAX_REMEMBERED = 10_000;
 
 /** Emits Events with de-duplication and a rate limit. Emission never throws into callers. */
 export class EventRecorder {
-  private readonly writer: Writer;
+  private readonly writer: EventSink;
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly options: Required<EventRecorderOptions>;
@@ -52,16 +59,16 @@ export class EventRecorder {
   private windowStart = 0;
   private inWindow = 0;
 
-  constructor(writer: Writer, log: Logger, metrics: Metrics, options: EventRecorderOptions) {
+  constructor(writer: EventSink, log: Logger, metrics: Metrics, options: EventRecorderOptions) {
     this.writer = writer;
     this.log = log;
     this.metrics = metrics;
-    this.options = { repeatAfterMs: 600_000, perMinute: 120, ...options };
+    this.options = { repeatAfterMs: 600_000, perMinute: 120, now: Date.now, ...options };
   }
 
   /** Emits an Event unless the same one was emitted recently; returns whether it was sent. */
   emit(subject: EventSubject, spec: EventSpec): boolean {
-    const now = Date.now();
+    const now = this.options.now();
     const key = `${subject.uid}|${spec.reason}|${spec.note}`;
     const last = this.lastEmitted.get(key);
     if (last !== undefined && now - last < this.options.repeatAfterMs) return false;
