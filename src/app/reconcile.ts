@@ -38,7 +38,14 @@ export async function snapshotOf(
   const sourceKey = objectKey(key.namespace, key.name);
   const meta = store.get(sourceKey);
   const source: SourceState | undefined =
-    meta === undefined ? undefined : await deps.sources.read(key.kind, RESOURCES[key.kind], meta);
+    meta === undefined
+      ? undefined
+      : await deps.sources.read(
+          key.kind,
+          RESOURCES[key.kind],
+          meta,
+          !deps.guardrails.isExcluded(key.namespace),
+        );
   if (source === undefined) deps.sources.forget(key.kind, key.namespace, key.name);
   const pullTargets: PullTarget[] = store.byIndex('pulls', sourceKey).flatMap((target) => {
     const request = parseTarget(key.kind, target.annotations).pull;

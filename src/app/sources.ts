@@ -50,15 +50,22 @@ export class SourceReader {
 
   /**
    * The source as the planner needs it, or undefined when it does not exist. The cached metadata
-   * says whether anything changed; only then is the object read.
+   * says whether anything changed; only then is the object read — and never when `readable` is
+   * false (a namespace the operator excluded).
    */
-  async read(kind: Kind, resource: Resource, meta: ObjectMeta): Promise<SourceState | undefined> {
+  async read(
+    kind: Kind,
+    resource: Resource,
+    meta: ObjectMeta,
+    readable = true,
+  ): Promise<SourceState | undefined> {
     const key = `${kind}/${meta.namespace}/${meta.name}`;
     const cached = this.cache.get(key);
     if (cached?.resourceVersion === meta.resourceVersion && cached.state.meta.uid === meta.uid)
       return cached.state;
-    if (!isSource(meta)) {
-      // Not (or no longer) a source: its mirrors are orphans and pulls lack consent; no read needed.
+    if (!isSource(meta) || !readable) {
+      // Not (or no longer) a source, or in a namespace nsync must not read from: the planner needs
+      // its annotations to decide (orphans, refusals), never its data.
       this.cache.delete(key);
       return {
         meta,
