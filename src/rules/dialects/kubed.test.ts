@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { onlyPush, reachedAmong } from '../../testing/spec.ts';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { evaluateFilter } from '../filter.ts';
@@ -23,19 +24,8 @@ const NAMESPACES: readonly NamespaceInfo[] = [
   { name: 'kube-system', labels: {}, terminating: false },
 ];
 const ALL = NAMESPACES.map((namespace) => namespace.name);
-
-function onlyPush(spec: SourceSpec): PushRule {
-  assert.equal(spec.push.length, 1, JSON.stringify(spec.problems));
-  const [rule] = spec.push;
-  assert.ok(rule);
-  return rule;
-}
-
-function reached(rule: PushRule): string[] {
-  return NAMESPACES.filter((namespace) => evaluateFilter(rule.targets, namespace).match).map(
-    (namespace) => namespace.name,
-  );
-}
+const reachedBy = reachedAmong(NAMESPACES);
+const reached = (rule: PushRule): string[] => reachedBy(rule.targets);
 
 const EMPTY: SourceSpec = { push: [], consent: [], unsupported: [], problems: [] };
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { onlyConsent, onlyPush, reachedAmong } from '../../testing/spec.ts';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { evaluateFilter } from '../filter.ts';
 import { native } from '../markers.ts';
-import type { NamespaceFilter, NamespaceInfo, PushRule, SourceSpec } from '../model.ts';
+import type { NamespaceInfo, SourceSpec } from '../model.ts';
 import type { SourceContext } from './adapter.ts';
 import { nativeDialect, parseKeyList } from './native.ts';
 
@@ -18,21 +19,6 @@ function source(annotations: Record<string, string>, name = 'app-config'): Sourc
   return nativeDialect.parseSource(context);
 }
 
-function onlyPush(spec: SourceSpec): PushRule {
-  assert.equal(spec.push.length, 1, JSON.stringify(spec.problems));
-  const [rule] = spec.push;
-  assert.ok(rule);
-  return rule;
-}
-
-function onlyConsent(spec: SourceSpec): NamespaceFilter {
-  assert.equal(spec.consent.length, 1, JSON.stringify(spec.problems));
-  const [consent] = spec.consent;
-  assert.ok(consent);
-  assert.equal(consent.dialect, 'native');
-  return consent.namespaces;
-}
-
 const NAMESPACES: readonly NamespaceInfo[] = [
   { name: 'team-a', labels: { env: 'prod' }, terminating: false },
   { name: 'team-b', labels: { env: 'dev' }, terminating: false },
@@ -41,12 +27,7 @@ const NAMESPACES: readonly NamespaceInfo[] = [
   { name: 'kube-system', labels: {}, terminating: false },
   { name: 'xteam-a', labels: { env: 'prod' }, terminating: false },
 ];
-
-function reached(filter: NamespaceFilter): string[] {
-  return NAMESPACES.filter((namespace) => evaluateFilter(filter, namespace).match).map(
-    (namespace) => namespace.name,
-  );
-}
+const reached = reachedAmong(NAMESPACES);
 
 void describe('native push', () => {
   void test('no native annotation: no rule, no problem', () => {
@@ -197,21 +178,22 @@ void describe('native pull consent', () => {
   });
 
   void test('globs with exclusions', () => {
-    assert.deepEqual(reached(onlyConsent(source({ [native.pullAllowed]: 'team-*, !team-legacy' }))), [
-      'team-a',
-      'team-b',
-    ]);
+    assert.deepEqual(
+      reached(onlyConsent(source({ [native.pullAllowed]: 'team-*, !team-legacy' }), 'native')),
+      ['team-a', 'team-b'],
+    );
   });
 
   void test('selector AND globs AND NOT exclusions', () => {
     const consent = onlyConsent(
       source({ [native.pullAllowed]: 'team-*, !team-legacy', [native.pullAllowedSelector]: 'env=prod' }),
+      'native',
     );
     assert.deepEqual(reached(consent), ['team-a']);
   });
 
   void test('a selector alone', () => {
-    assert.deepEqual(reached(onlyConsent(source({ [native.pullAllowedSelector]: '!env' }))), [
+    assert.deepEqual(reached(onlyConsent(source({ [native.pullAllowedSelector]: '!env' }), 'native')), [
       'prod',
       'kube-system',
     ]);
@@ -230,7 +212,7 @@ void describe('native pull consent', () => {
   void test('an invalid push drops the push only; the consent still applies', () => {
     const spec = source({ [native.pushTo]: 'Prod', [native.pullAllowed]: 'team-a' });
     assert.deepEqual(spec.push, []);
-    assert.deepEqual(reached(onlyConsent(spec)), ['team-a']);
+    assert.deepEqual(reached(onlyConsent(spec, 'native')), ['team-a']);
   });
 });
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { onlyConsent, onlyPush, reachedAmong } from '../../testing/spec.ts';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { evaluateFilter } from '../filter.ts';
 import { mirrorClaim, reflector } from '../markers.ts';
-import type { NamespaceFilter, NamespaceInfo, PushRule, SourceSpec } from '../model.ts';
+import type { NamespaceInfo, SourceSpec } from '../model.ts';
 import { reflectorDialect } from './reflector.ts';
 
 function source(annotations: Record<string, string>, name = 'wildcard-tls'): SourceSpec {
@@ -24,27 +25,8 @@ const NAMESPACES: readonly NamespaceInfo[] = [
   { name: 'other', labels: { auto: 'on' }, terminating: false },
 ];
 const ALL = NAMESPACES.map((namespace) => namespace.name);
-
-function reached(filter: NamespaceFilter): string[] {
-  return NAMESPACES.filter((namespace) => evaluateFilter(filter, namespace).match).map(
-    (namespace) => namespace.name,
-  );
-}
-
-function onlyPush(spec: SourceSpec): PushRule {
-  assert.equal(spec.push.length, 1, JSON.stringify(spec.problems));
-  const [rule] = spec.push;
-  assert.ok(rule);
-  return rule;
-}
-
-function consentNamespaces(spec: SourceSpec): string[] {
-  assert.equal(spec.consent.length, 1, JSON.stringify(spec.problems));
-  const [consent] = spec.consent;
-  assert.ok(consent);
-  assert.equal(consent.dialect, 'reflector');
-  return reached(consent.namespaces);
-}
+const reached = reachedAmong(NAMESPACES);
+const consentNamespaces = (spec: SourceSpec): string[] => reached(onlyConsent(spec, 'reflector'));
 
 const EMPTY: SourceSpec = { push: [], consent: [], unsupported: [], problems: [] };
 
