@@ -3,6 +3,7 @@
  * must be true, write the difference, report what people must know. It never receives an event;
  * a key is all it needs, so it can run any number of times with the same result.
  */
+import { classify } from '../kube/errors.ts';
 import type { Writer } from '../kube/writer.ts';
 import type { Decision, Guardrails, Plan, PullTarget, Snapshot, SourceState } from '../plan/model.ts';
 import { plan } from '../plan/plan.ts';
@@ -126,6 +127,23 @@ function report(
   deps.metrics.setMirrorStates(sourceKey, source === undefined ? undefined : counts);
 
   for (const failure of failures) {
+    const errorClass = classify(failure.error);
+    // Failures a retry will not cure are worth a person's attention; conflicts and throttling are not.
+    if (
+      source !== undefined &&
+      (errorClass === 'invalid' || errorClass === 'forbidden' || errorClass === 'fatal')
+    ) {
+      const target = failure.op.target;
+      deps.events.emit(
+        { kind: key.kind, namespace: source.meta.namespace, name: source.meta.name, uid: source.meta.uid },
+        {
+          type: 'Warning',
+          reason: 'MirrorWriteFailed',
+          action: 'Mirror',
+          note: `${failure.op.verb} ${target.namespace}/${target.name} failed (${errorClass}), retrying with backoff: ${describeError(failure.error).message}`,
+        },
+      );
+    }
     deps.log.warn(
       {
         source: sourceKey,
