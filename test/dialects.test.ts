@@ -113,7 +113,8 @@ test('replicas and copies replicator and kubed left are adopted: UIDs survive, d
     },
     data: { k: 'old' },
   });
-  const nsync = await startNsync(cluster, [`${prefix}-*`]);
+  // Replicator's replicas name no source: adopting them is the operator's explicit choice.
+  const nsync = await startNsync(cluster, [`${prefix}-*`], ['--adopt-replicator-replicas=true']);
   try {
     const adoptedReplica = await eventually('the replica to be updated', async () => {
       const secret = await getObject(cluster, 'secrets', team, 'rep');

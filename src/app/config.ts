@@ -111,6 +111,12 @@ export const OPTIONS = [
     help: 'this instance’s name in the Lease and Events (default: $POD_NAME, else host-pid)',
   },
   {
+    flag: 'adopt-replicator-replicas',
+    type: 'boolean',
+    default: 'false',
+    help: 'take over objects that look like kubernetes-replicator replicas (they name no source: enable only while migrating from replicator)',
+  },
+  {
     flag: 'cluster-name',
     type: 'string',
     default: '',
@@ -145,6 +151,7 @@ export interface Config {
       };
   readonly identity: string;
   readonly clusterName: string;
+  readonly adoptReplicatorReplicas: boolean;
   readonly logLevel: LogLevel;
 }
 
@@ -308,6 +315,7 @@ export function parseConfig(
       : { enabled: false },
     identity: raw('identity').trim() || env['POD_NAME'] || `${hostname()}-${String(process.pid)}`,
     clusterName: raw('cluster-name').trim(),
+    adoptReplicatorReplicas: bool('adopt-replicator-replicas'),
     logLevel: logLevel as LogLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -336,5 +344,6 @@ export function guardrailsOf(config: Config): Guardrails {
     optOutLabel: config.optOutLabel,
     dialects: new Set(config.dialects),
     clusterName: config.clusterName,
+    adoptReplicatorReplicas: config.adoptReplicatorReplicas,
   };
 }

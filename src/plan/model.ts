@@ -83,6 +83,12 @@ export interface Guardrails {
    * that label with this name when it is not ''.
    */
   readonly clusterName: string;
+  /**
+   * Whether objects that look like kubernetes-replicator replicas may be adopted. Replicator's
+   * replicas do not name their source, so any same-named source could claim one: only an operator
+   * who knows replicator made them turns this on, for the migration window (docs/migration/replicator.md).
+   */
+  readonly adoptReplicatorReplicas: boolean;
 }
 
 /** Everything plan() needs for one source key. */

@@ -93,6 +93,7 @@ function guardrails(overrides: Partial<Guardrails> = {}): Guardrails {
     optOutLabel: 'nsync.dev/opt-out',
     dialects: new Set<Dialect>(['native', 'reflector', 'replicator', 'kubed']),
     clusterName: '',
+    adoptReplicatorReplicas: true,
     ...overrides,
   };
 }
@@ -815,6 +816,19 @@ void describe('plan: adoption of replicator replicas', () => {
       result.ops.map((op) => `${op.verb} ${op.target.namespace}`),
       ['replace team-a'],
     );
+  });
+
+  void it('does not adopt unless the operator enabled it: a replica names no source, so any same-named source could claim it', () => {
+    const src = source({ push: [toTeamA] });
+    const result = plan(
+      snapshot({
+        source: src,
+        objects: [replica('team-a')],
+        guardrails: guardrails({ adoptReplicatorReplicas: false }),
+      }),
+    );
+    assert.equal(decision(result, 'team-a').code, 'conflict-unowned');
+    assert.deepEqual(result.ops, []);
   });
 
   void it('does not adopt while the replicator dialect is disabled', () => {

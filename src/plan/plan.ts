@@ -208,7 +208,7 @@ function adoptableReplica(
   existing: ObjectMeta,
 ): boolean {
   const { key, guardrails } = snapshot;
-  if (!guardrails.dialects.has('replicator')) return false;
+  if (!guardrails.adoptReplicatorReplicas || !guardrails.dialects.has('replicator')) return false;
   if (existing.kind !== key.kind || existing.name !== key.name) return false;
   if (existing.namespace === key.namespace || existing.namespace !== namespace.name) return false;
   if (isTheSource(snapshot, existing)) return false;

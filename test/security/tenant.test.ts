@@ -349,52 +349,46 @@ test('forged ownership markers (nsync, reflector, kubed) on the tenant’s own o
   assert.equal(mirrorNow.metadata.resourceVersion, mirror.metadata.resourceVersion, 'and never written');
 });
 
-test(
-  'a look-alike of a kubernetes-replicator replica in another team’s namespace is never overwritten by the tenant’s source',
-  {
-    todo: 'replicator replicas name no source, and plan.ts adoptableReplica adopts (replaces) any object carrying only replicator replica markers for ANY source of the same name whose replicator rule selects its namespace: a tenant source `replicate-to: <victim ns>` overwrites the replica another team’s replicator source left there',
-  },
-  async () => {
-    // What replicator left behind for the victim before the migration: a replica of victim/legacy.
-    const replica = await createObject(cluster, 'secrets', other, {
-      metadata: {
-        name: 'legacy',
-        annotations: {
-          [`${P}replicated-at`]: '2025-01-01T00:00:00Z',
-          [`${P}replicated-from-version`]: '12345',
-          [`${P}replicated-keys`]: 'v',
-        },
-      },
-      data: { v: b64(secretValue('victim-legacy')) },
-    });
-    await tenantCreates('secrets', {
-      metadata: { name: 'legacy', annotations: { [`${P}replicate-to`]: `${other},${fresh}` } },
-      data: { v: b64('tenant-controlled') },
-    });
-    await eventually('the tenant’s push where nothing is in the way', () =>
-      getObject(cluster, 'secrets', fresh, 'legacy'),
-    );
-    await eventually(
-      'the tenant’s source to be judged: a conflict reported, or the replica written',
-      async () => {
-        const events = await eventsAbout(cluster, tenant, 'legacy');
-        const now = await getObject(cluster, 'secrets', other, 'legacy');
-        return events.some((event) => event.reason === 'ConflictWithUnownedObject') ||
-          now?.metadata.resourceVersion !== replica.metadata.resourceVersion
-          ? true
-          : undefined;
-      },
-    );
-    await assertUntouched(cluster, {
-      plural: 'secrets',
-      namespace: other,
+test('a look-alike of a kubernetes-replicator replica in another team’s namespace is never overwritten by the tenant’s source', async () => {
+  // What replicator left behind for the victim before the migration: a replica of victim/legacy.
+  const replica = await createObject(cluster, 'secrets', other, {
+    metadata: {
       name: 'legacy',
-      uid: replica.metadata.uid,
-      resourceVersion: replica.metadata.resourceVersion,
-    });
-    await eventEventually(tenant, 'legacy', 'ConflictWithUnownedObject');
-  },
-);
+      annotations: {
+        [`${P}replicated-at`]: '2025-01-01T00:00:00Z',
+        [`${P}replicated-from-version`]: '12345',
+        [`${P}replicated-keys`]: 'v',
+      },
+    },
+    data: { v: b64(secretValue('victim-legacy')) },
+  });
+  await tenantCreates('secrets', {
+    metadata: { name: 'legacy', annotations: { [`${P}replicate-to`]: `${other},${fresh}` } },
+    data: { v: b64('tenant-controlled') },
+  });
+  await eventually('the tenant’s push where nothing is in the way', () =>
+    getObject(cluster, 'secrets', fresh, 'legacy'),
+  );
+  await eventually(
+    'the tenant’s source to be judged: a conflict reported, or the replica written',
+    async () => {
+      const events = await eventsAbout(cluster, tenant, 'legacy');
+      const now = await getObject(cluster, 'secrets', other, 'legacy');
+      return events.some((event) => event.reason === 'ConflictWithUnownedObject') ||
+        now?.metadata.resourceVersion !== replica.metadata.resourceVersion
+        ? true
+        : undefined;
+    },
+  );
+  await assertUntouched(cluster, {
+    plural: 'secrets',
+    namespace: other,
+    name: 'legacy',
+    uid: replica.metadata.uid,
+    resourceVersion: replica.metadata.resourceVersion,
+  });
+  await eventEventually(tenant, 'legacy', 'ConflictWithUnownedObject');
+});
 
 test('the tenant cannot push into namespaces the operator excluded or that opted out, in any dialect', async () => {
   const pushes = {
