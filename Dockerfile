@@ -30,7 +30,7 @@ LABEL org.opencontainers.image.title="nsync" \
 # Distroless keeps node in /nodejs/bin; put it on PATH so the entrypoint can say `node`.
 ENV PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     NODE_ENV=production \
-    NODE_OPTIONS=--enable-source-maps
+    NODE_OPTIONS="--enable-source-maps --max-semi-space-size=4"
 WORKDIR /app
 # package.json carries "type": "module", which makes dist/*.js ES modules.
 COPY --from=deps /app/package.json ./package.json

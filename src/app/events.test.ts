@@ -18,7 +18,7 @@ const quiet = createLogger(
 
 function recorder(
   now: { value: number },
-  options: { perMinute?: number } = {},
+  options: { perMinute?: number; perNamespacePerMinute?: number } = {},
 ): { recorder: EventRecorder; sent: object[] } {
   const sent: object[] = [];
   const sink: EventSink = {
@@ -52,7 +52,7 @@ test('the same Event on the same object is not repeated within the window, and i
 
 test('at most perMinute Events are sent in a minute, whatever their objects', () => {
   const now = { value: 5_000_000 };
-  const { recorder: events, sent } = recorder(now, { perMinute: 3 });
+  const { recorder: events, sent } = recorder(now, { perMinute: 3, perNamespacePerMinute: 100 });
   for (let i = 0; i < 10; i += 1) events.emit({ ...subject, uid: `uid-${String(i)}` }, spec);
   assert.equal(sent.length, 3);
   now.value += 60_000;
@@ -83,4 +83,13 @@ test('an Event is events.k8s.io/v1 with a valid name, MicroTime and a bounded no
     uid: 'uid-1',
   });
   assert.equal(body.reportingController, 'nsync.dev/nsync');
+});
+
+test('one namespace cannot use up the budget of the others', () => {
+  const now = { value: 9_000_000 };
+  const { recorder: events, sent } = recorder(now, { perMinute: 100, perNamespacePerMinute: 2 });
+  for (let i = 0; i < 10; i += 1)
+    events.emit({ ...subject, namespace: 'noisy', uid: `n-${String(i)}` }, spec);
+  assert.equal(events.emit({ ...subject, namespace: 'quiet', uid: 'q' }, spec), true);
+  assert.equal(sent.length, 3);
 });

@@ -38,8 +38,13 @@ export interface EventSink {
 export interface EventRecorderOptions {
   /** The same Event on the same object is not repeated within this window. @default 600_000 */
   readonly repeatAfterMs?: number;
-  /** At most this many Events per minute; the rest are dropped and counted. @default 120 */
+  /** At most this many Events per minute in all; the rest are dropped and counted. @default 300 */
   readonly perMinute?: number;
+  /**
+   * At most this many per namespace and minute, so one tenant's flood of invalid objects cannot
+   * use up everyone's budget. @default 100
+   */
+  readonly perNamespacePerMinute?: number;
   /** reportingInstance (pod name). */
   readonly instance: string;
   /** Wall clock in ms; tests pass their own. @default Date.now */
@@ -58,12 +63,19 @@ export class EventRecorder {
   private readonly lastEmitted = new Map<string, number>();
   private windowStart = 0;
   private inWindow = 0;
+  private readonly inWindowByNamespace = new Map<string, number>();
 
   constructor(writer: EventSink, log: Logger, metrics: Metrics, options: EventRecorderOptions) {
     this.writer = writer;
     this.log = log;
     this.metrics = metrics;
-    this.options = { repeatAfterMs: 600_000, perMinute: 120, now: Date.now, ...options };
+    this.options = {
+      repeatAfterMs: 600_000,
+      perMinute: 300,
+      perNamespacePerMinute: 100,
+      now: Date.now,
+      ...options,
+    };
   }
 
   /** Emits an Event unless the same one was emitted recently; returns whether it was sent. */
@@ -75,12 +87,15 @@ export class EventRecorder {
     if (now - this.windowStart >= 60_000) {
       this.windowStart = now;
       this.inWindow = 0;
+      this.inWindowByNamespace.clear();
     }
-    if (this.inWindow >= this.options.perMinute) {
+    const inNamespace = this.inWindowByNamespace.get(subject.namespace) ?? 0;
+    if (this.inWindow >= this.options.perMinute || inNamespace >= this.options.perNamespacePerMinute) {
       this.metrics.events.inc({ type: spec.type, reason: 'RateLimited' });
       return false;
     }
     this.inWindow += 1;
+    this.inWindowByNamespace.set(subject.namespace, inNamespace + 1);
     this.remember(key, now);
     this.metrics.events.inc({ type: spec.type, reason: spec.reason });
     this.writer.create(EVENTS, subject.namespace, this.body(subject, spec, now)).catch((error: unknown) => {

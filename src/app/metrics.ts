@@ -25,6 +25,7 @@ export class Metrics {
   readonly ruleProblems: Counter<'dialect'>;
   readonly events: Counter<'type' | 'reason'>;
   private readonly mirrorsBySource = new Map<string, Readonly<Record<MirrorState, number>>>();
+  private readonly problemsSeen = new Set<string>();
 
   constructor(version: string, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -117,6 +118,18 @@ export class Metrics {
       labelNames: ['type', 'reason'],
       registers,
     });
+  }
+
+  /**
+   * Counts an invalid or unsupported annotation once per object version, whether or not its
+   * Event could be sent (the Event budget must never hide a problem from metrics).
+   */
+  countRuleProblem(objectVersion: string, dialect: string, annotation: string): void {
+    const key = `${objectVersion}|${dialect}|${annotation}`;
+    if (this.problemsSeen.has(key)) return;
+    if (this.problemsSeen.size >= 50_000) this.problemsSeen.clear();
+    this.problemsSeen.add(key);
+    this.ruleProblems.inc({ dialect });
   }
 
   /** Records the mirror states of one source after its reconcile (undefined: the source is gone). */

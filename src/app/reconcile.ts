@@ -3,7 +3,7 @@
  * must be true, write the difference, report what people must know. It never receives an event;
  * a key is all it needs, so it can run any number of times with the same result.
  */
-import { classify } from '../kube/errors.ts';
+import { ApiError, classify } from '../kube/errors.ts';
 import type { Writer } from '../kube/writer.ts';
 import type { Decision, Guardrails, Plan, PullTarget, Snapshot, SourceState } from '../plan/model.ts';
 import { plan } from '../plan/plan.ts';
@@ -91,21 +91,36 @@ function stateOf(decision: Decision): MirrorState | undefined {
   }
 }
 
-/** Reconciles one queue key. Throws (so the queue retries with backoff) when a write failed. */
-export async function reconcile(deps: ReconcileDeps, queueKey: string): Promise<void> {
+/**
+ * Reconciles one queue key. Throws (so the queue retries with backoff) when a write failed —
+ * except when the server asked us to come back later (429 with Retry-After): then the key is
+ * requeued after that delay. Level-based, so the retry redoes exactly what is still missing.
+ */
+export async function reconcile(deps: ReconcileDeps, queueKey: string): Promise<{ requeueAfter?: number }> {
   const key = parseSourceQueueKey(queueKey);
-  if (key === undefined) return;
+  if (key === undefined) return {};
   const snapshot = await snapshotOf(deps, key);
   const result = plan(snapshot);
   const failures = await applyOps({ ...deps, stores: deps.cache.objects }, result.ops);
   report(deps, snapshot, result, failures);
-  if (failures.length > 0) {
-    throw new AggregateError(
-      failures.map((failure) => failure.error),
-      `${String(failures.length)} of ${String(result.ops.length)} writes for ${queueKey} failed`,
-    );
+  if (failures.length === 0) return {};
+  const retryAfterMs = failures.map((failure) =>
+    failure.error instanceof ApiError && failure.error.retryAfterSeconds !== undefined
+      ? failure.error.retryAfterSeconds * 1000
+      : undefined,
+  );
+  if (retryAfterMs.every((ms) => ms !== undefined)) {
+    deps.metrics.retries.inc();
+    return { requeueAfter: Math.min(Math.max(...retryAfterMs), MAX_RETRY_AFTER_MS) };
   }
+  throw new AggregateError(
+    failures.map((failure) => failure.error),
+    `${String(failures.length)} of ${String(result.ops.length)} writes for ${queueKey} failed`,
+  );
 }
+
+/** The longest Retry-After honoured; a server asking for more gets our own backoff. */
+const MAX_RETRY_AFTER_MS = 60_000;
 
 /** Metrics, Events and logs for one reconcile. */
 function report(
@@ -166,13 +181,17 @@ function reportOnSource(deps: ReconcileDeps, kind: Kind, source: SourceState, re
   const subject = { kind, namespace: source.meta.namespace, name: source.meta.name, uid: source.meta.uid };
   const unsupported = new Set(source.spec.unsupported);
   for (const problem of result.sourceProblems) {
-    const sent = deps.events.emit(subject, {
+    deps.events.emit(subject, {
       type: 'Warning',
       reason: unsupported.has(problem) ? 'UnsupportedFeature' : 'InvalidAnnotation',
       action: 'ParseAnnotations',
       note: `${problem.annotation}: ${problem.message}`,
     });
-    if (sent) deps.metrics.ruleProblems.inc({ dialect: problem.dialect });
+    deps.metrics.countRuleProblem(
+      `${source.meta.uid}/${source.meta.resourceVersion}`,
+      problem.dialect,
+      problem.annotation,
+    );
   }
   const pushDecisions = result.decisions.filter((decision) => decision.mode === 'push');
   const unowned = pushDecisions.filter((decision) => decision.code === 'conflict-unowned');

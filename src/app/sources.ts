@@ -7,9 +7,9 @@ import { classify } from '../kube/errors.ts';
 import type { RawObject, Resource } from '../kube/resources.ts';
 import type { Writer } from '../kube/writer.ts';
 import type { ObjectMeta, SourceContent, SourceState } from '../plan/model.ts';
-import { kubed, native, reflector, replicator } from '../rules/markers.ts';
-import type { Kind } from '../rules/model.ts';
-import { parseSource } from '../rules/parse.ts';
+import { kubed, mirrorClaim, native, reflector, replicator } from '../rules/markers.ts';
+import type { Kind, SourceSpec } from '../rules/model.ts';
+import { parseSource, parseTarget } from '../rules/parse.ts';
 import { toObjectMeta } from './objects.ts';
 
 /** Annotations that make an object a source (push or pull consent) in some dialect. */
@@ -23,6 +23,7 @@ const SOURCE_KEYS = [
   replicator.replicateToMatching,
   replicator.allowed,
   kubed.sync,
+  kubed.syncContexts,
 ];
 
 /** Whether an object's annotations ask anything of it as a source. */
@@ -35,6 +36,34 @@ export function targetNames(meta: ObjectMeta): string[] {
   if (!isSource(meta)) return [];
   const custom = meta.annotations[native.targetName]?.trim();
   return custom !== undefined && custom !== '' && custom !== meta.name ? [meta.name, custom] : [meta.name];
+}
+
+/**
+ * A mirror or a pull target holds data another source gave it; pushing it on, or consenting to
+ * it being pulled, would carry that data where its source never agreed to. Such an object's
+ * source rules are dropped and reported (no chains).
+ */
+function withoutChains(kind: Kind, meta: ObjectMeta, spec: SourceSpec): SourceSpec {
+  if (spec.push.length === 0 && spec.consent.length === 0) return spec;
+  const relayed =
+    mirrorClaim(kind, meta.labels, meta.annotations) !== undefined ||
+    parseTarget(kind, meta.annotations).pull !== undefined;
+  if (!relayed) return spec;
+  const rule = spec.push[0] ?? spec.consent[0];
+  return {
+    ...spec,
+    push: [],
+    consent: [],
+    problems: [
+      ...spec.problems,
+      {
+        dialect: rule?.dialect ?? 'native',
+        annotation: SOURCE_KEYS.find((key) => Object.hasOwn(meta.annotations, key)) ?? 'annotations',
+        message:
+          'this object is a mirror or a pull target, so it cannot be a source too: its data came from another source, whose consent a chain would bypass',
+      },
+    ],
+  };
 }
 
 const NO_CONTENT: SourceContent = { type: undefined, data: {}, binaryData: {} };
@@ -70,7 +99,11 @@ export class SourceReader {
       return {
         meta,
         content: NO_CONTENT,
-        spec: parseSource(kind, meta.namespace, meta.name, meta.annotations, undefined),
+        spec: withoutChains(
+          kind,
+          meta,
+          parseSource(kind, meta.namespace, meta.name, meta.annotations, undefined),
+        ),
       };
     }
     let raw: RawObject;
@@ -87,7 +120,11 @@ export class SourceReader {
     const state: SourceState = {
       meta: fresh,
       content: { type: raw.type, data: raw.data ?? {}, binaryData: raw.binaryData ?? {} },
-      spec: parseSource(kind, fresh.namespace, fresh.name, fresh.annotations, raw.type),
+      spec: withoutChains(
+        kind,
+        fresh,
+        parseSource(kind, fresh.namespace, fresh.name, fresh.annotations, raw.type),
+      ),
     };
     this.cache.set(key, { resourceVersion: fresh.resourceVersion, state });
     return state;

@@ -236,6 +236,39 @@ function contentFields(
 }
 
 /**
+ * The selected content of a source, its hash and key list, computed once per source content and
+ * key selection: a fan-out renders the same content for every namespace, and hashing it again
+ * each time was most of the planner's cost. Memoised on the content object, so still pure.
+ */
+const selections = new WeakMap<
+  SourceContent,
+  Map<string, { content: HashableContent; hash: string; keys: string }>
+>();
+
+function selectedFor(
+  source: SourceState,
+  keys: readonly string[] | undefined,
+): { content: HashableContent; hash: string; keys: string } {
+  let byKeys = selections.get(source.content);
+  if (byKeys === undefined) {
+    byKeys = new Map();
+    selections.set(source.content, byKeys);
+  }
+  const selectionKey = keys === undefined ? '*' : JSON.stringify(keys);
+  let selected = byKeys.get(selectionKey);
+  if (selected === undefined) {
+    const content = selectContent(source.content, keys);
+    selected = {
+      content,
+      hash: contentHash(source.meta.kind, content),
+      keys: formatKeyList(contentKeys(content)),
+    };
+    byKeys.set(selectionKey, selected);
+  }
+  return selected;
+}
+
+/**
  * The desired push mirror. Labels and annotations already on an existing mirror are kept (a
  * user's annotations survive); the source's are laid over them when the rule copies them, then
  * nsync's ownership markers and the rule dialect's markers. On updates the existing
@@ -244,11 +277,10 @@ function contentFields(
 export function renderMirror(input: MirrorInput): RenderedMirror {
   const { source, rule, existing } = input;
   const kind = source.meta.kind;
-  const content = selectContent(source.content, rule.copy.keys);
-  const hash = contentHash(kind, content);
+  const { content, hash, keys } = selectedFor(source, rule.copy.keys);
   const markers: MarkerContext = {
     source: source.meta,
-    keys: formatKeyList(contentKeys(content)),
+    keys,
     now: input.now,
   };
   const labels = overlay(
