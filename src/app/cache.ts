@@ -14,7 +14,7 @@ import { objectKey, toNamespaceInfo, toObjectMeta } from './objects.ts';
 import { isSource, targetNames } from './sources.ts';
 
 /** Index names of an object store. */
-export type ObjectIndex = 'claims' | 'pulls' | 'sources' | 'targetNames';
+export type ObjectIndex = 'claims' | 'pulls' | 'sources' | 'targetNames' | 'targetProblems';
 
 /** The resource of each kind. */
 export const RESOURCES: Readonly<Record<Kind, Resource>> = { Secret: SECRETS, ConfigMap: CONFIGMAPS };
@@ -37,6 +37,10 @@ function newObjectStore(kind: Kind, clusterName: string): Store<ObjectMeta, Obje
         return pull ? [objectKey(pull.source.namespace, pull.source.name)] : [];
       },
       sources: (meta) => (isSource(meta) ? [SOURCE_INDEX_VALUE] : []),
+      targetProblems: (meta) =>
+        Object.keys(meta.annotations).length > 0 && parseTarget(kind, meta.annotations).problems.length > 0
+          ? [SOURCE_INDEX_VALUE]
+          : [],
       targetNames,
     },
   });

@@ -94,3 +94,15 @@ export function parseSourceQueueKey(
   if (kind !== 'Secret' && kind !== 'ConfigMap') return undefined;
   return { kind, namespace, name };
 }
+
+/** `Target/<Kind>/<namespace>/<name>`: the work-queue key that reports a pull target's own problems. */
+export function targetQueueKey(kind: Kind, namespace: string, name: string): string {
+  return `Target/${kind}/${namespace}/${name}`;
+}
+
+/** Splits a target queue key; undefined when it is not one. */
+export function parseTargetQueueKey(
+  key: string,
+): { kind: Kind; namespace: string; name: string } | undefined {
+  return key.startsWith('Target/') ? parseSourceQueueKey(key.slice('Target/'.length)) : undefined;
+}

@@ -15,7 +15,7 @@ import { RESOURCES, type ClusterCache } from './cache.ts';
 import { describeError, type EventRecorder } from './events.ts';
 import type { Logger } from './log.ts';
 import type { Metrics, MirrorState } from './metrics.ts';
-import { objectKey, parseSourceQueueKey } from './objects.ts';
+import { objectKey, parseSourceQueueKey, parseTargetQueueKey } from './objects.ts';
 import type { SourceReader } from './sources.ts';
 
 /** Everything a reconcile reads and writes through. */
@@ -97,6 +97,11 @@ function stateOf(decision: Decision): MirrorState | undefined {
  * requeued after that delay. Level-based, so the retry redoes exactly what is still missing.
  */
 export async function reconcile(deps: ReconcileDeps, queueKey: string): Promise<{ requeueAfter?: number }> {
+  const target = parseTargetQueueKey(queueKey);
+  if (target !== undefined) {
+    reportTargetProblems(deps, target);
+    return {};
+  }
   const key = parseSourceQueueKey(queueKey);
   if (key === undefined) return {};
   const snapshot = await snapshotOf(deps, key);
@@ -121,6 +126,25 @@ export async function reconcile(deps: ReconcileDeps, queueKey: string): Promise<
 
 /** The longest Retry-After honoured; a server asking for more gets our own backoff. */
 const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * A would-be pull target whose pull annotations cannot be read names no valid source, so no
+ * source reconcile looks at it: its problems are reported here, on the target itself.
+ */
+function reportTargetProblems(deps: ReconcileDeps, key: ObjectKey): void {
+  const meta = deps.cache.objects[key.kind].get(objectKey(key.namespace, key.name));
+  if (meta === undefined) return;
+  const subject = { kind: key.kind, namespace: meta.namespace, name: meta.name, uid: meta.uid };
+  for (const problem of parseTarget(key.kind, meta.annotations).problems) {
+    deps.events.emit(subject, {
+      type: 'Warning',
+      reason: 'InvalidAnnotation',
+      action: 'ParseAnnotations',
+      note: `${problem.annotation}: ${problem.message}`,
+    });
+    deps.metrics.countRuleProblem(`${meta.uid}/${meta.resourceVersion}`, problem.dialect, problem.annotation);
+  }
+}
 
 /** Metrics, Events and logs for one reconcile. */
 function report(

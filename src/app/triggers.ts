@@ -9,7 +9,7 @@ import { parseTarget } from '../rules/parse.ts';
 import type { StoreChange } from '../runtime/store.ts';
 import type { ClusterCache } from './cache.ts';
 import { SOURCE_INDEX_VALUE } from './cache.ts';
-import { sourceQueueKey } from './objects.ts';
+import { sourceQueueKey, targetQueueKey } from './objects.ts';
 import { isSource } from './sources.ts';
 
 /** Where keys go. */
@@ -24,8 +24,9 @@ function keysOf(kind: Kind, meta: ObjectMeta, clusterName: string): string[] {
   const claim = mirrorClaim(kind, meta.labels, meta.annotations, { clusterName });
   if (claim) keys.push(sourceQueueKey(kind, claim.sourceNamespace, claim.sourceName));
   if (Object.keys(meta.annotations).length > 0) {
-    const pull = parseTarget(kind, meta.annotations).pull;
-    if (pull) keys.push(sourceQueueKey(kind, pull.source.namespace, pull.source.name));
+    const target = parseTarget(kind, meta.annotations);
+    if (target.pull) keys.push(sourceQueueKey(kind, target.pull.source.namespace, target.pull.source.name));
+    if (target.problems.length > 0) keys.push(targetQueueKey(kind, meta.namespace, meta.name));
   }
   return keys;
 }
@@ -40,6 +41,9 @@ export function allKeys(cache: ClusterCache): Set<string> {
     }
     for (const index of ['claims', 'pulls'] as const) {
       for (const ref of store.indexValues(index)) keys.add(`${kind}/${ref}`);
+    }
+    for (const target of store.byIndex('targetProblems', SOURCE_INDEX_VALUE)) {
+      keys.add(targetQueueKey(kind, target.namespace, target.name));
     }
   }
   return keys;

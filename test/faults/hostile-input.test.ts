@@ -111,8 +111,6 @@ const unsupported: Expectation = {
   mentions: 'cross-cluster',
 };
 const KIB100 = 100 * 1024;
-const TARGET_PROBLEMS_TODO =
-  'problems of pull-target annotations are parsed (parseTarget) but never reported: an object whose only dialect key is an invalid pull annotation is indexed nowhere, so no reconcile ever looks at it (reconcile.ts reportOnTargets only reports plan decisions; Plan.targetProblems is always empty)';
 
 const cases: readonly Case[] = [
   // native
@@ -499,49 +497,42 @@ const cases: readonly Case[] = [
     dialect: 'reflector',
     annotations: () => ({ [`${R}reflects`]: 'just-a-name' }),
     expect: invalid('reflects'),
-    todo: TARGET_PROBLEMS_TODO,
   },
   {
     name: 'reflector reflects a three-part reference',
     dialect: 'reflector',
     annotations: () => ({ [`${R}reflects`]: 'a/b/c' }),
     expect: invalid('reflects'),
-    todo: TARGET_PROBLEMS_TODO,
   },
   {
     name: 'replicator replicate-from without a namespace',
     dialect: 'replicator',
     annotations: () => ({ [`${P}replicate-from`]: 'bare-name' }),
     expect: invalid('replicate-from'),
-    todo: TARGET_PROBLEMS_TODO,
   },
   {
     name: 'native pull-from in typographic quotes',
     dialect: 'native',
     annotations: () => ({ 'nsync.dev/pull-from': '“ns/name”' }),
     expect: invalid('nsync.dev/pull-from'),
-    todo: TARGET_PROBLEMS_TODO,
   },
   {
     name: 'native pull-from with an empty namespace',
     dialect: 'native',
     annotations: () => ({ 'nsync.dev/pull-from': ' /name' }),
     expect: invalid('nsync.dev/pull-from'),
-    todo: TARGET_PROBLEMS_TODO,
   },
   {
     name: 'native pull-from with invalid keys',
     dialect: 'native',
     annotations: () => ({ 'nsync.dev/pull-from': `${src}/canary`, 'nsync.dev/keys': 'bad key' }),
     expect: invalid('nsync.dev/keys'),
-    todo: TARGET_PROBLEMS_TODO,
   },
   {
     name: 'native pull-from and reflector reflects naming different sources',
     dialect: 'reflector',
     annotations: () => ({ 'nsync.dev/pull-from': `${src}/canary`, [`${R}reflects`]: `${src}/other` }),
     expect: invalid('reflects'),
-    todo: 'the "ignored: … filled by one pull annotation" problem of parseTarget is never reported (reportOnTargets only reports plan decisions)',
   },
   // valid but catastrophic for a backtracking engine, against the 63-character name
   {
