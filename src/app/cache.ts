@@ -8,9 +8,8 @@ import type { Transport } from '../kube/transport.ts';
 import type { ObjectMeta } from '../plan/model.ts';
 import { mirrorClaim } from '../rules/markers.ts';
 import type { Kind, NamespaceInfo } from '../rules/model.ts';
-import { parseTarget } from '../rules/parse.ts';
 import { Store } from '../runtime/store.ts';
-import { objectKey, toNamespaceInfo, toObjectMeta } from './objects.ts';
+import { objectKey, targetOf, toNamespaceInfo, toObjectMeta } from './objects.ts';
 import { isSource, targetNames } from './sources.ts';
 
 /** Index names of an object store. */
@@ -32,15 +31,12 @@ function newObjectStore(kind: Kind, clusterName: string): Store<ObjectMeta, Obje
         return claim ? [objectKey(claim.sourceNamespace, claim.sourceName)] : [];
       },
       pulls: (meta) => {
-        if (Object.keys(meta.annotations).length === 0) return [];
-        const pull = parseTarget(kind, meta.annotations).pull;
+        const pull = targetOf(kind, meta.annotations).pull;
         return pull ? [objectKey(pull.source.namespace, pull.source.name)] : [];
       },
       sources: (meta) => (isSource(meta) ? [SOURCE_INDEX_VALUE] : []),
       targetProblems: (meta) =>
-        Object.keys(meta.annotations).length > 0 && parseTarget(kind, meta.annotations).problems.length > 0
-          ? [SOURCE_INDEX_VALUE]
-          : [],
+        targetOf(kind, meta.annotations).problems.length > 0 ? [SOURCE_INDEX_VALUE] : [],
       targetNames,
     },
   });

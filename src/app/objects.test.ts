@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RawObject } from '../kube/resources.ts';
-import { contentWrittenByOthers, parseSourceQueueKey, sourceQueueKey, toObjectMeta } from './objects.ts';
+import {
+  contentWrittenByOthers,
+  parseSourceQueueKey,
+  sourceQueueKey,
+  targetOf,
+  toObjectMeta,
+} from './objects.ts';
 
 const raw = (metadata: Partial<RawObject['metadata']>): RawObject => ({
   metadata: { name: 'n', namespace: 'ns', uid: 'u', resourceVersion: '1', ...metadata },
@@ -62,4 +68,13 @@ test('queue keys round-trip and reject malformed input', () => {
   assert.equal(parseSourceQueueKey('Pod/a/b'), undefined);
   assert.equal(parseSourceQueueKey('Secret/a'), undefined);
   assert.equal(parseSourceQueueKey('Secret/a/b/c'), undefined);
+});
+
+test('a pull target is parsed once per object version, and an object without annotations not at all', () => {
+  const annotations = { 'nsync.dev/pull-from': 'platform/registry' };
+  const first = targetOf('Secret', annotations);
+  assert.deepEqual(first.pull?.source, { namespace: 'platform', name: 'registry' });
+  assert.equal(targetOf('Secret', annotations), first, 'the same version gives the same parse');
+  assert.notEqual(targetOf('Secret', { ...annotations }), first, 'a new version is parsed anew');
+  assert.deepEqual(targetOf('Secret', {}), { pull: undefined, problems: [] });
 });

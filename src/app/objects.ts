@@ -7,7 +7,8 @@ import type { RawManagedFields, RawObject } from '../kube/resources.ts';
 import { FIELD_MANAGER } from '../kube/writer.ts';
 import type { ObjectMeta } from '../plan/model.ts';
 import { hasDialectKey, owned } from '../rules/markers.ts';
-import type { Kind, NamespaceInfo } from '../rules/model.ts';
+import type { Kind, NamespaceInfo, TargetSpec } from '../rules/model.ts';
+import { parseTarget } from '../rules/parse.ts';
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 const NO_OWNERS: ObjectMeta['ownerReferences'] = Object.freeze([]);
@@ -105,4 +106,21 @@ export function parseTargetQueueKey(
   key: string,
 ): { kind: Kind; namespace: string; name: string } | undefined {
   return key.startsWith('Target/') ? parseSourceQueueKey(key.slice('Target/'.length)) : undefined;
+}
+
+const NO_TARGET: TargetSpec = Object.freeze({ pull: undefined, problems: [] });
+const targets = new WeakMap<Readonly<Record<string, string>>, TargetSpec>();
+
+/**
+ * What an object's annotations ask of it as a pull target. Each object version has one immutable
+ * annotations map, read by the indexes, the triggers and reconcile alike: parsed once per version.
+ */
+export function targetOf(kind: Kind, annotations: Readonly<Record<string, string>>): TargetSpec {
+  if (Object.keys(annotations).length === 0) return NO_TARGET;
+  let spec = targets.get(annotations);
+  if (spec === undefined) {
+    spec = parseTarget(kind, annotations);
+    targets.set(annotations, spec);
+  }
+  return spec;
 }

@@ -8,14 +8,13 @@ import type { Writer } from '../kube/writer.ts';
 import type { Decision, Guardrails, Plan, PullTarget, Snapshot, SourceState } from '../plan/model.ts';
 import { plan } from '../plan/plan.ts';
 import type { Kind, ObjectKey } from '../rules/model.ts';
-import { parseTarget } from '../rules/parse.ts';
 import type { Limiter } from '../runtime/limit.ts';
 import { applyOps, type WriteFailure } from './apply.ts';
 import { RESOURCES, type ClusterCache } from './cache.ts';
 import { describeError, type EventRecorder } from './events.ts';
 import type { Logger } from './log.ts';
 import type { Metrics, MirrorState } from './metrics.ts';
-import { objectKey, parseSourceQueueKey, parseTargetQueueKey } from './objects.ts';
+import { objectKey, parseSourceQueueKey, parseTargetQueueKey, targetOf } from './objects.ts';
 import type { SourceReader } from './sources.ts';
 
 /** Everything a reconcile reads and writes through. */
@@ -49,7 +48,7 @@ export async function snapshotOf(
         );
   if (source === undefined) deps.sources.forget(key.kind, key.namespace, key.name);
   const pullTargets: PullTarget[] = store.byIndex('pulls', sourceKey).flatMap((target) => {
-    const request = parseTarget(key.kind, target.annotations).pull;
+    const request = targetOf(key.kind, target.annotations).pull;
     return request === undefined ? [] : [{ meta: target, request }];
   });
   return {
@@ -135,7 +134,7 @@ function reportTargetProblems(deps: ReconcileDeps, key: ObjectKey): void {
   const meta = deps.cache.objects[key.kind].get(objectKey(key.namespace, key.name));
   if (meta === undefined) return;
   const subject = { kind: key.kind, namespace: meta.namespace, name: meta.name, uid: meta.uid };
-  for (const problem of parseTarget(key.kind, meta.annotations).problems) {
+  for (const problem of targetOf(key.kind, meta.annotations).problems) {
     deps.events.emit(subject, {
       type: 'Warning',
       reason: 'InvalidAnnotation',

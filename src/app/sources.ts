@@ -9,8 +9,8 @@ import type { Writer } from '../kube/writer.ts';
 import type { ObjectMeta, SourceContent, SourceState } from '../plan/model.ts';
 import { kubed, mirrorClaim, native, reflector, replicator } from '../rules/markers.ts';
 import type { Kind, SourceSpec } from '../rules/model.ts';
-import { parseSource, parseTarget } from '../rules/parse.ts';
-import { toObjectMeta } from './objects.ts';
+import { parseSource } from '../rules/parse.ts';
+import { targetOf, toObjectMeta } from './objects.ts';
 
 /** Annotations that make an object a source (push or pull consent) in some dialect. */
 const SOURCE_KEYS = [
@@ -47,7 +47,7 @@ function withoutChains(kind: Kind, meta: ObjectMeta, spec: SourceSpec): SourceSp
   if (spec.push.length === 0 && spec.consent.length === 0) return spec;
   const relayed =
     mirrorClaim(kind, meta.labels, meta.annotations) !== undefined ||
-    parseTarget(kind, meta.annotations).pull !== undefined;
+    targetOf(kind, meta.annotations).pull !== undefined;
   if (!relayed) return spec;
   const rule = spec.push[0] ?? spec.consent[0];
   return {

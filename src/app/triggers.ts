@@ -5,11 +5,10 @@
 import type { ObjectMeta } from '../plan/model.ts';
 import { mirrorClaim } from '../rules/markers.ts';
 import type { Kind, NamespaceInfo } from '../rules/model.ts';
-import { parseTarget } from '../rules/parse.ts';
 import type { StoreChange } from '../runtime/store.ts';
 import type { ClusterCache } from './cache.ts';
 import { SOURCE_INDEX_VALUE } from './cache.ts';
-import { sourceQueueKey, targetQueueKey } from './objects.ts';
+import { sourceQueueKey, targetOf, targetQueueKey } from './objects.ts';
 import { isSource } from './sources.ts';
 
 /** Where keys go. */
@@ -23,11 +22,9 @@ function keysOf(kind: Kind, meta: ObjectMeta, clusterName: string): string[] {
   if (isSource(meta)) keys.push(sourceQueueKey(kind, meta.namespace, meta.name));
   const claim = mirrorClaim(kind, meta.labels, meta.annotations, { clusterName });
   if (claim) keys.push(sourceQueueKey(kind, claim.sourceNamespace, claim.sourceName));
-  if (Object.keys(meta.annotations).length > 0) {
-    const target = parseTarget(kind, meta.annotations);
-    if (target.pull) keys.push(sourceQueueKey(kind, target.pull.source.namespace, target.pull.source.name));
-    if (target.problems.length > 0) keys.push(targetQueueKey(kind, meta.namespace, meta.name));
-  }
+  const target = targetOf(kind, meta.annotations);
+  if (target.pull) keys.push(sourceQueueKey(kind, target.pull.source.namespace, target.pull.source.name));
+  if (target.problems.length > 0) keys.push(targetQueueKey(kind, meta.namespace, meta.name));
   return keys;
 }
 

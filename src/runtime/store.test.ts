@@ -212,12 +212,23 @@ type Op =
 const namespaces = ['n1', 'n2', 'n3'];
 const names = ['a', 'b', 'c', 'd'];
 const tagUniverse = ['t1', 't2', 't3'];
-const itemArb: fc.Arbitrary<Item> = fc.record({
-  ns: fc.constantFrom(...namespaces),
-  name: fc.constantFrom(...names),
-  version: fc.integer({ min: 1, max: 3 }),
-  tags: fc.array(fc.constantFrom(...tagUniverse), { maxLength: 4 }),
-});
+/**
+ * Items as the API server makes them: one version of an object has one content, so the tags (the
+ * indexed values) are a function of the object and its version, different from version to version.
+ */
+const itemArb: fc.Arbitrary<Item> = fc
+  .record({
+    ns: fc.constantFrom(...namespaces),
+    name: fc.constantFrom(...names),
+    version: fc.integer({ min: 1, max: 3 }),
+  })
+  .map(({ ns, name, version }) => {
+    const seed = Array.from(`${ns}/${name}/${String(version)}`).reduce(
+      (sum, char) => (sum * 31 + char.charCodeAt(0)) % 65_521,
+      0,
+    );
+    return { ns, name, version, tags: tagUniverse.filter((_, i) => ((seed >> i) & 1) === 1) };
+  });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant('upsert' as const), item: itemArb }), weight: 4 },
   {
@@ -285,5 +296,30 @@ void describe('Store: property', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+void describe('Store: unchanged versions', () => {
+  void it('an upsert of the same version runs no index function and keeps the index entries', () => {
+    let calls = 0;
+    const store = new Store<Item, 'tag'>({
+      key: keyOf,
+      unchanged: (old, next) => old.version === next.version,
+      indexes: {
+        tag: (item) => {
+          calls += 1;
+          return item.tags;
+        },
+      },
+    });
+    store.upsert({ ns: 'a', name: 'x', version: 1, tags: ['t'] });
+    assert.equal(calls, 1);
+    store.upsert({ ns: 'a', name: 'x', version: 1, tags: ['t'] });
+    assert.equal(calls, 1, 'the echo of the same version is not re-indexed');
+    assert.deepEqual(store.keysByIndex('tag', 't'), ['a/x']);
+    store.upsert({ ns: 'a', name: 'x', version: 2, tags: ['u'] });
+    assert.equal(calls, 2);
+    assert.deepEqual(store.keysByIndex('tag', 'u'), ['a/x']);
+    assert.deepEqual(store.keysByIndex('tag', 't'), []);
   });
 });

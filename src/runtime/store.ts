@@ -32,7 +32,8 @@ export interface StoreOptions<T, I extends string> {
   /**
    * Whether a new version of an item is the same as the cached one; if so, no 'update' is
    * emitted (the new object is still stored). Comparing resourceVersions lets a relist of
-   * unchanged objects trigger nothing.
+   * unchanged objects trigger nothing. It must imply equal index values: an unchanged item keeps
+   * the index entries of the version it replaces.
    * @default Object.is
    */
   readonly unchanged?: (old: T, next: T) => boolean;
@@ -107,15 +108,21 @@ export class Store<T, I extends string = never> {
    */
   upsert(item: T, resourceVersion?: string): void {
     const key = this.#keyOf(item);
-    const entry = this.#entryOf(item);
     const old = this.#entries.get(key);
+    if (old && this.#unchanged(old.item, item)) {
+      // The same version again (e.g. the watch echoing a write already applied): its index
+      // values are the old ones, so nothing is re-indexed and nothing is emitted.
+      this.#entries.set(key, { item, indexed: old.indexed });
+      if (resourceVersion !== undefined) this.#resourceVersion = resourceVersion;
+      return;
+    }
+    const entry = this.#entryOf(item);
     if (old) this.#unfileEntry(key, old);
     this.#entries.set(key, entry);
     this.#fileEntry(key, entry);
     if (resourceVersion !== undefined) this.#resourceVersion = resourceVersion;
     if (!old) this.#emit([{ type: 'add', key, new: item }]);
-    else if (!this.#unchanged(old.item, item))
-      this.#emit([{ type: 'update', key, old: old.item, new: item }]);
+    else this.#emit([{ type: 'update', key, old: old.item, new: item }]);
   }
 
   /**
