@@ -69,6 +69,13 @@ test('nsync run as a process: ready, mirrors, metrics, and exit 0 on SIGTERM', a
     assert.match(metrics, /nsync_writes_total\{verb="create",outcome="success"\} [1-9]/);
     assert.match(metrics, /nsync_leader 1/);
     assert.match(metrics, /nsync_build_info\{version="0\.1\.0"/);
+    assert.match(metrics, /^nsync_workqueue_depth \d+$/m);
+    const lastEvent = /^nsync_watch_last_event_timestamp_seconds\{resource="secrets"\} ([\d.e+]+)$/m.exec(
+      metrics,
+    );
+    assert.ok(lastEvent, 'the secrets watch reports its last event');
+    const ageSeconds = Date.now() / 1000 - Number(lastEvent[1]);
+    assert.ok(ageSeconds >= 0 && ageSeconds < 120, `the last event is recent (${String(ageSeconds)} s ago)`);
     assert.ok(!metrics.includes('process-value') && !metrics.includes(b64('process-value')));
   } finally {
     child.kill('SIGTERM');

@@ -102,6 +102,10 @@ export class Controller {
         },
       },
     });
+    metrics.observe({
+      queueDepth: () => this.queue.depth(),
+      watches: () => this.cache.status(),
+    });
     this.deps = {
       cache: this.cache,
       sources: new SourceReader(writer),
@@ -159,9 +163,6 @@ export class Controller {
     const resync = setInterval(() => {
       for (const key of allKeys(this.cache)) this.queue.add(key);
     }, this.config.resyncPeriodMs);
-    const gauges = setInterval(() => {
-      this.sampleGauges();
-    }, 1000);
     try {
       await this.queue.run({
         concurrency: this.config.workers,
@@ -170,24 +171,14 @@ export class Controller {
       });
     } finally {
       clearInterval(resync);
-      clearInterval(gauges);
       this.metrics.leader.set(0);
     }
     await caches;
   }
 
-  private sampleGauges(): void {
-    this.metrics.queueDepth.set(this.queue.depth());
-    const origin = Date.now() - performance.now();
-    for (const status of this.cache.status()) {
-      this.metrics.watchLastEvent.set({ resource: status.resource }, (origin + status.lastProgressAt) / 1000);
-    }
-  }
-
   /** Graceful stop: in-flight reconciles finish, the lease is released. */
   async stop(): Promise<void> {
-    const draining = this.queue.shutdown();
-    await draining;
+    await this.queue.shutdown();
     await this.elector?.release();
     this.abort.abort();
     await this.running;

@@ -8,6 +8,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Mirror states counted by nsync_mirrors. */
 export type MirrorState = 'in_sync' | 'conflict' | 'refused' | 'error';
 
+/** State read at scrape time, so gauges are exact when Prometheus asks and cost nothing between. */
+export interface LiveState {
+  queueDepth(): number;
+  /** Per watch: its resource and performance.now() of its last progress. */
+  watches(): readonly { readonly resource: string; readonly lastProgressAt: number }[];
+}
+
 /** Every metric nsync exports, on its own registry (tests can run several controllers at once). */
 export class Metrics {
   readonly registry = new Registry();
@@ -26,6 +33,7 @@ export class Metrics {
   readonly events: Counter<'type' | 'reason'>;
   private readonly mirrorsBySource = new Map<string, Readonly<Record<MirrorState, number>>>();
   private readonly problemsSeen = new Set<string>();
+  private live: LiveState | undefined;
 
   constructor(version: string, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -58,6 +66,9 @@ export class Metrics {
       name: 'nsync_workqueue_depth',
       help: 'Keys waiting in the work queue.',
       registers,
+      collect: () => {
+        if (this.live) this.queueDepth.set(this.live.queueDepth());
+      },
     });
     this.queueWait = new Histogram({
       name: 'nsync_workqueue_wait_seconds',
@@ -100,6 +111,13 @@ export class Metrics {
       help: 'Unix time of the last list, event or bookmark received per resource.',
       labelNames: ['resource'],
       registers,
+      collect: () => {
+        if (!this.live) return;
+        const origin = Date.now() - performance.now();
+        for (const watch of this.live.watches()) {
+          this.watchLastEvent.set({ resource: watch.resource }, (origin + watch.lastProgressAt) / 1000);
+        }
+      },
     });
     this.leader = new Gauge({
       name: 'nsync_leader',
@@ -118,6 +136,11 @@ export class Metrics {
       labelNames: ['type', 'reason'],
       registers,
     });
+  }
+
+  /** Connects the gauges read at scrape time to the running controller. */
+  observe(live: LiveState): void {
+    this.live = live;
   }
 
   /**
