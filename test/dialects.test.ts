@@ -53,6 +53,7 @@ test('replicator push: anchored regexes, label selectors, labels copied, removed
       assert.equal(replica.metadata.labels?.['app'], 'db', 'replicator copies labels');
       assert.equal(replica.metadata.annotations?.['replicator.v1.mittwald.de/replicated-keys'], 'a,b');
     }
+    await nsync.idle();
     assert.equal(
       await getObject(cluster, 'secrets', lookalike, 'pushed'),
       undefined,
@@ -187,6 +188,7 @@ test('guardrails: disabled dialects and kinds, and namespaces that opt out, get 
     await eventually('the native mirror in the open namespace', () =>
       getObject(cluster, 'secrets', open, 'native'),
     );
+    await nsync.idle();
     assert.equal(
       await getObject(cluster, 'secrets', optedOut, 'native'),
       undefined,

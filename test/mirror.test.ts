@@ -90,6 +90,7 @@ test('a source created, updated and deleted: its mirrors are created, updated an
     assert.equal(mirror.metadata.labels?.['app.kubernetes.io/managed-by'], 'nsync');
     assert.equal(mirror.metadata.annotations?.['nsync.dev/source'], `${src}/db`);
   }
+  await nsync.idle();
   assert.equal(
     await getObject(cluster, 'secrets', other, 'db'),
     undefined,
@@ -154,6 +155,7 @@ test('a terminating namespace gets no mirror', async () => {
   });
   const [witness = ''] = await namespaces('witness');
   await secretEventually(witness, 'late', 'the mirror in a live namespace (the source was reconciled)');
+  await nsync.idle();
   assert.equal(await getObject(cluster, 'secrets', doomed, 'late'), undefined);
   await patchObject(cluster, `/api/v1/namespaces/${doomed}/configmaps/hold`, {
     metadata: { finalizers: null },
@@ -465,5 +467,6 @@ test('hostile patterns disable only their own source, with an Event and a metric
   const metrics = await nsync.metrics.registry.getSingleMetricAsString('nsync_rule_problems_total');
   assert.match(metrics, /nsync_rule_problems_total\{dialect="native"\} [1-9]/);
   assert.match(metrics, /nsync_rule_problems_total\{dialect="reflector"\} [1-9]/);
+  await nsync.idle();
   assert.equal(await getObject(cluster, 'secrets', app, 'invalid'), undefined);
 });

@@ -72,6 +72,7 @@ test('the seed reflector example gives mirrors in dev, staging and prod and nowh
       'True',
     );
   }
+  await nsync.idle();
   for (const namespace of ['qa', 'sandbox', 'default']) {
     assert.equal(
       await getObject(cluster, 'secrets', namespace, 'source-tls'),
@@ -112,6 +113,7 @@ test('the seed kubed example: a copy in the labelled sandbox namespace only', as
     undefined,
     'but not the sync keys',
   );
+  await nsync.idle();
   for (const namespace of ['dev', 'qa', 'test']) {
     assert.equal(
       await getObject(cluster, 'secrets', namespace, 'sandbox-tls'),

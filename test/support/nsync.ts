@@ -9,6 +9,7 @@ import { createLogger } from '../../src/app/log.ts';
 import { Metrics } from '../../src/app/metrics.ts';
 import { loadKubeConfig, Transport } from '../../src/kube/transport.ts';
 import type { Cluster } from '../../tools/controlplane/harness.ts';
+import { eventually } from './cluster.ts';
 
 /** A running in-process nsync. */
 export interface RunningNsync {
@@ -16,6 +17,11 @@ export interface RunningNsync {
   readonly metrics: Metrics;
   /** Every log line so far (JSON text). */
   readonly logs: string[];
+  /**
+   * Resolves once the work queue is empty and nothing is in flight: what nsync was going to do
+   * about the changes so far is done, so an assertion that something did NOT happen means it.
+   */
+  idle(): Promise<void>;
   /** Graceful stop (idempotent). */
   stop(): Promise<void>;
 }
@@ -44,6 +50,12 @@ export async function startController(config: Config, kubeconfigPath: string): P
     controller,
     metrics,
     logs,
+    async idle() {
+      const { queue } = controller;
+      await eventually('nsync to be idle', () =>
+        queue.depth() === 0 && queue.inFlight() === 0 ? true : undefined,
+      );
+    },
     stop() {
       stopped ??= (async () => {
         await controller.stop();
