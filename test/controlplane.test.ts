@@ -21,6 +21,7 @@ test('a Secret can be created, listed and watched', async () => {
     resource: SECRETS,
     metadataOnly: true,
     sink: {
+      convert: (raw) => raw,
       relisted: (items) => {
         for (const item of items) seen.set(`${item.metadata.namespace ?? ''}/${item.metadata.name}`, item);
       },
@@ -126,6 +127,7 @@ test('a watch is re-established after the API server and etcd restart in place',
     backoffMs: () => 100,
     onRestart: (reason) => restarts.push(reason),
     sink: {
+      convert: (raw) => raw,
       relisted: (items) => {
         names.clear();
         for (const item of items) names.add(item.metadata.name);

@@ -2,7 +2,7 @@
  * The controller's view of the cluster: namespaces, Secrets and ConfigMaps, each a store fed by a
  * metadata-only list+watch, with the indexes the triggers and the planner need.
  */
-import { ListWatch, type ListWatchSink } from '../kube/listwatch.ts';
+import { ListWatch, type ListWatchSink, type ListWatchStatus } from '../kube/listwatch.ts';
 import { CONFIGMAPS, NAMESPACES, SECRETS, type RawObject, type Resource } from '../kube/resources.ts';
 import type { Transport } from '../kube/transport.ts';
 import type { ObjectMeta } from '../plan/model.ts';
@@ -46,15 +46,16 @@ function newObjectStore(kind: Kind, clusterName: string): Store<ObjectMeta, Obje
 function storeSink<T>(
   store: Store<T, string>,
   convert: (raw: RawObject) => T,
-  key: (raw: RawObject) => string,
-): ListWatchSink {
+  key: (item: T) => string,
+): ListWatchSink<T> {
   return {
+    convert,
     relisted: (items) => {
-      store.replace(items.map(convert), '');
+      store.replace(items, '');
     },
-    event: (type, object) => {
-      if (type === 'DELETED') store.delete(key(object));
-      else store.upsert(convert(object));
+    event: (type, item) => {
+      if (type === 'DELETED') store.delete(key(item));
+      else store.upsert(item);
     },
   };
 }
@@ -69,7 +70,11 @@ export class ClusterCache {
   readonly namespaces = new Store<NamespaceInfo>({ key: (ns) => ns.name });
   readonly objects: Readonly<Record<Kind, Store<ObjectMeta, ObjectIndex>>>;
   readonly kinds: readonly Kind[];
-  private readonly watches: ListWatch[];
+  private readonly watches: {
+    run(signal: AbortSignal): Promise<void>;
+    synced(): Promise<void>;
+    status(): ListWatchStatus;
+  }[];
 
   constructor(transport: Transport, kinds: readonly Kind[], observer: CacheObserver = {}, clusterName = '') {
     this.kinds = kinds;
@@ -77,23 +82,27 @@ export class ClusterCache {
       Secret: newObjectStore('Secret', clusterName),
       ConfigMap: newObjectStore('ConfigMap', clusterName),
     };
-    const watch = (resource: Resource, sink: ListWatchSink): ListWatch =>
-      new ListWatch({
+    const watch = <T>(resource: Resource, sink: ListWatchSink<T>): ListWatch<T> =>
+      new ListWatch<T>({
         transport,
         resource,
         sink,
         metadataOnly: true,
         onRestart: (reason) => observer.onWatchRestart?.(resource.plural, reason),
       });
-    const namespaceKey = (raw: RawObject): string => raw.metadata.name;
-    const rawObjectKey = (raw: RawObject): string =>
-      objectKey(raw.metadata.namespace ?? '', raw.metadata.name);
     this.watches = [
-      watch(NAMESPACES, storeSink(this.namespaces, toNamespaceInfo, namespaceKey)),
+      watch(
+        NAMESPACES,
+        storeSink(this.namespaces, toNamespaceInfo, (namespace) => namespace.name),
+      ),
       ...kinds.map((kind) =>
         watch(
           RESOURCES[kind],
-          storeSink(this.objects[kind], (raw) => toObjectMeta(kind, raw), rawObjectKey),
+          storeSink(
+            this.objects[kind],
+            (raw) => toObjectMeta(kind, raw),
+            (meta) => objectKey(meta.namespace, meta.name),
+          ),
         ),
       ),
     ];
@@ -110,7 +119,7 @@ export class ClusterCache {
   }
 
   /** Health of every list+watch. */
-  status(): ReturnType<ListWatch['status']>[] {
+  status(): ListWatchStatus[] {
     return this.watches.map((watch) => watch.status());
   }
 }

@@ -16,11 +16,16 @@ import {
 } from './resources.ts';
 
 /** Where list and watch results go. */
-export interface ListWatchSink {
+export interface ListWatchSink<T> {
+  /**
+   * Turns an API object into what the sink keeps. Applied to each item as its page arrives, so a
+   * large list never holds more than one page of full objects (managedFields and all) at once.
+   */
+  convert(raw: RawObject): T;
   /** A complete list replaced whatever was known (first sync, and every relist). */
-  relisted(items: readonly RawObject[]): void;
+  relisted(items: readonly T[]): void;
   /** One watch event. */
-  event(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: RawObject): void;
+  event(type: 'ADDED' | 'MODIFIED' | 'DELETED', item: T): void;
 }
 
 /** Health of one list+watch, for readiness, liveness and metrics. */
@@ -36,10 +41,10 @@ export interface ListWatchStatus {
 }
 
 /** Knobs and hooks. */
-export interface ListWatchOptions {
+export interface ListWatchOptions<T> {
   readonly transport: Transport;
   readonly resource: Resource;
-  readonly sink: ListWatchSink;
+  readonly sink: ListWatchSink<T>;
   /** Ask for PartialObjectMetadata: no data crosses the wire or sits in memory. @default false */
   readonly metadataOnly?: boolean;
   /** Page size of lists. @default 500 */
@@ -58,8 +63,8 @@ const defaultBackoff = (failures: number): number =>
   Math.min(30_000, 200 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random() / 2);
 
 /** One resource's list+watch loop. */
-export class ListWatch {
-  private readonly options: ListWatchOptions;
+export class ListWatch<T> {
+  private readonly options: ListWatchOptions<T>;
   private state: { synced: boolean; watching: boolean; lastProgressAt: number; restarts: number } = {
     synced: false,
     watching: false,
@@ -69,7 +74,7 @@ export class ListWatch {
   private readonly firstSync: Promise<void>;
   private resolveFirstSync: () => void = () => undefined;
 
-  constructor(options: ListWatchOptions) {
+  constructor(options: ListWatchOptions<T>) {
     this.options = options;
     this.firstSync = new Promise((resolve) => {
       this.resolveFirstSync = resolve;
@@ -123,7 +128,8 @@ export class ListWatch {
 
   private async list(signal: AbortSignal): Promise<string> {
     const { transport, resource, metadataOnly = false, pageSize = 500 } = this.options;
-    const items: RawObject[] = [];
+    const items: T[] = [];
+    const { sink } = this.options;
     let continueToken: string | undefined;
     let resourceVersion: string;
     do {
@@ -136,12 +142,12 @@ export class ListWatch {
         timeoutMs: 60_000,
         signal,
       });
-      items.push(...(body.items ?? []));
+      for (const item of body.items ?? []) items.push(sink.convert(item));
       resourceVersion = body.metadata.resourceVersion;
       continueToken = body.metadata.continue === '' ? undefined : body.metadata.continue;
       this.progress();
     } while (continueToken !== undefined);
-    this.options.sink.relisted(items);
+    sink.relisted(items);
     if (!this.state.synced) {
       this.state.synced = true;
       this.resolveFirstSync();
@@ -211,7 +217,7 @@ export class ListWatch {
       case 'ADDED':
       case 'MODIFIED':
       case 'DELETED':
-        this.options.sink.event(event.type, object);
+        this.options.sink.event(event.type, this.options.sink.convert(object));
         return object.metadata.resourceVersion;
       case 'BOOKMARK':
         return object.metadata.resourceVersion;
