@@ -59,6 +59,26 @@ test('content written by another manager is seen in managedFields; metadata-only
   assert.equal(mirror.contentForeign, true);
 });
 
+test('a key list deferred to managedFields is read from nsync’s own entry, and only then', () => {
+  const managedFields = [
+    { manager: 'nsync', fieldsV1: { 'f:data': { 'f:a': {}, 'f:b': {} }, 'f:binaryData': { 'f:c': {} } } },
+    { manager: 'kubectl-edit', fieldsV1: { 'f:data': { 'f:own': {} } } },
+  ];
+  const deferred = toObjectMeta(
+    'ConfigMap',
+    raw({
+      annotations: { 'nsync.dev/copied-keys': "(3 keys, listed in nsync's managedFields)" },
+      managedFields,
+    }),
+  );
+  assert.deepEqual(deferred.writtenKeys, ['a', 'b', 'c']);
+  const listed = toObjectMeta(
+    'ConfigMap',
+    raw({ annotations: { 'nsync.dev/copied-keys': 'a,b,c' }, managedFields }),
+  );
+  assert.equal(listed.writtenKeys, undefined, 'a listed record keeps no copy of managedFields');
+});
+
 test('queue keys round-trip and reject malformed input', () => {
   assert.deepEqual(parseSourceQueueKey(sourceQueueKey('ConfigMap', 'a', 'b')), {
     kind: 'ConfigMap',

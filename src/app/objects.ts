@@ -6,7 +6,8 @@
 import type { RawManagedFields, RawObject } from '../kube/resources.ts';
 import { FIELD_MANAGER } from '../kube/writer.ts';
 import type { ObjectMeta } from '../plan/model.ts';
-import { hasDialectKey, owned } from '../rules/markers.ts';
+import { compareText, defersToManagedFields, ownValue } from '../plan/render.ts';
+import { hasDialectKey, owned, replicator } from '../rules/markers.ts';
 import type { Kind, NamespaceInfo, TargetSpec } from '../rules/model.ts';
 import { parseTarget } from '../rules/parse.ts';
 
@@ -29,6 +30,34 @@ export function contentWrittenByOthers(managedFields: readonly RawManagedFields[
       entry.fieldsV1 !== undefined &&
       CONTENT_FIELDS.some((field) => Object.hasOwn(entry.fieldsV1 ?? {}, field)),
   );
+}
+
+/** The content keys (data and binaryData) nsync's own managedFields entries name. */
+export function keysWrittenByNsync(managedFields: readonly RawManagedFields[] | undefined): string[] {
+  const keys = new Set<string>();
+  for (const entry of managedFields ?? []) {
+    if (entry.manager !== FIELD_MANAGER) continue;
+    for (const field of ['f:data', 'f:binaryData']) {
+      const map = entry.fieldsV1?.[field];
+      if (typeof map !== 'object' || map === null) continue;
+      for (const name of Object.keys(map)) if (name.startsWith('f:')) keys.add(name.slice(2));
+    }
+  }
+  return [...keys].sort(compareText);
+}
+
+/**
+ * The keys nsync wrote, for a record whose key-list marker defers to managedFields (a list over
+ * its annotation budget); undefined for every other record, which the markers describe.
+ */
+function writtenKeysOf(
+  annotations: Readonly<Record<string, string>>,
+  managedFields: readonly RawManagedFields[] | undefined,
+): { writtenKeys?: readonly string[] } {
+  const defers =
+    defersToManagedFields(ownValue(annotations, owned.copiedKeys)) ||
+    defersToManagedFields(ownValue(annotations, replicator.replicatedKeys));
+  return defers ? { writtenKeys: keysWrittenByNsync(managedFields) } : {};
 }
 
 /** Whether nsync needs an object's labels and annotations (it is a source, mirror or pull target). */
@@ -64,6 +93,7 @@ export function toObjectMeta(kind: Kind, raw: RawObject): ObjectMeta {
     ownerReferences: relevant ? (metadata.ownerReferences ?? NO_OWNERS) : NO_OWNERS,
     contentForeign: relevant && contentWrittenByOthers(metadata.managedFields),
     deleting: metadata.deletionTimestamp !== undefined,
+    ...(relevant ? writtenKeysOf(metadata.annotations ?? EMPTY, metadata.managedFields) : {}),
   };
 }
 

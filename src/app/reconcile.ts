@@ -5,7 +5,16 @@
  */
 import { ApiError, classify } from '../kube/errors.ts';
 import type { Writer } from '../kube/writer.ts';
-import type { Decision, Guardrails, Plan, PullTarget, Snapshot, SourceState } from '../plan/model.ts';
+import type { RawObject } from '../kube/resources.ts';
+import type {
+  Decision,
+  Guardrails,
+  ObjectMeta,
+  Plan,
+  PullTarget,
+  Snapshot,
+  SourceState,
+} from '../plan/model.ts';
 import { plan } from '../plan/plan.ts';
 import type { Kind, ObjectKey } from '../rules/model.ts';
 import type { Limiter } from '../runtime/limit.ts';
@@ -63,6 +72,49 @@ export async function snapshotOf(
   };
 }
 
+/**
+ * Plans one source. A pull target the plan would write keys into that it never got from nsync is
+ * read first (Plan.readsFirst): only its data tells whether it holds them of its own, and those
+ * are never overwritten. Then the source is planned again with what was read. Reads only.
+ */
+export async function planSource(
+  deps: Pick<ReconcileDeps, 'writer' | 'limiter'>,
+  snapshot: Snapshot,
+): Promise<{ snapshot: Snapshot; plan: Plan }> {
+  const first = plan(snapshot);
+  if (first.readsFirst.length === 0) return { snapshot, plan: first };
+  const toRead = new Set(first.readsFirst.map((target) => objectKey(target.namespace, target.name)));
+  const pullTargets = await Promise.all(
+    snapshot.pullTargets.map(async (target) => {
+      if (!toRead.has(objectKey(target.meta.namespace, target.meta.name))) return target;
+      const held = await deps.limiter.run(() => heldKeys(deps.writer, target.meta));
+      return held === undefined ? target : { ...target, held };
+    }),
+  );
+  const read = { ...snapshot, pullTargets };
+  return { snapshot: read, plan: plan(read) };
+}
+
+/**
+ * The keys an object holds with a non-empty value (values themselves are dropped at once), or
+ * undefined when that object is gone or was replaced by another of the same name.
+ */
+async function heldKeys(writer: Writer, meta: ObjectMeta): Promise<ReadonlySet<string> | undefined> {
+  let raw: RawObject;
+  try {
+    raw = await writer.get(RESOURCES[meta.kind], meta.namespace, meta.name);
+  } catch (error) {
+    if (classify(error) === 'not-found') return undefined;
+    throw error;
+  }
+  if (raw.metadata.uid !== meta.uid) return undefined;
+  const filled = (map: Readonly<Record<string, string>> | undefined): string[] =>
+    Object.entries(map ?? {})
+      .filter(([, value]) => value !== '')
+      .map(([key]) => key);
+  return new Set([...filled(raw.data), ...filled(raw.binaryData)]);
+}
+
 /** How decisions count towards nsync_mirrors. */
 function stateOf(decision: Decision): MirrorState | undefined {
   switch (decision.code) {
@@ -103,8 +155,7 @@ export async function reconcile(deps: ReconcileDeps, queueKey: string): Promise<
   }
   const key = parseSourceQueueKey(queueKey);
   if (key === undefined) return {};
-  const snapshot = await snapshotOf(deps, key);
-  const result = plan(snapshot);
+  const { snapshot, plan: result } = await planSource(deps, await snapshotOf(deps, key));
   const failures = await applyOps({ ...deps, stores: deps.cache.objects }, result.ops);
   report(deps, snapshot, result, failures);
   if (failures.length === 0) return {};
@@ -266,6 +317,14 @@ function reportOnTargets(deps: ReconcileDeps, snapshot: Snapshot, result: Plan):
       deps.events.emit(subject, {
         type: 'Warning',
         reason: 'SourceMissing',
+        action: 'Pull',
+        note: decision.message,
+      });
+    } else if (decision.code === 'update' && decision.keptKeys !== undefined) {
+      // Told when written, not on every resync: the collision is news when the source changes.
+      deps.events.emit(subject, {
+        type: 'Warning',
+        reason: 'OwnKeysKept',
         action: 'Pull',
         note: decision.message,
       });

@@ -5,12 +5,12 @@
  */
 import { ClusterCache } from '../app/cache.ts';
 import { ConfigError, guardrailsOf, OPTIONS, parseConfig, type Config } from '../app/config.ts';
-import { snapshotOf } from '../app/reconcile.ts';
+import { planSource, snapshotOf } from '../app/reconcile.ts';
 import { SourceReader } from '../app/sources.ts';
 import { loadKubeConfig, Transport } from '../kube/transport.ts';
 import { Writer } from '../kube/writer.ts';
 import { formatExplain } from '../plan/explain.ts';
-import { plan } from '../plan/plan.ts';
+import { Limiter } from '../runtime/limit.ts';
 import type { Kind } from '../rules/model.ts';
 
 const KINDS: Readonly<Record<string, Kind>> = {
@@ -82,12 +82,16 @@ export async function explainCommand(argv: readonly string[], env: NodeJS.Proces
   const running = cache.run(stop.signal);
   try {
     await cache.synced();
-    const snapshot = await snapshotOf(
-      { cache, sources: new SourceReader(new Writer(transport)), guardrails: guardrailsOf(config) },
-      { kind, namespace, name },
+    const writer = new Writer(transport);
+    const { snapshot, plan } = await planSource(
+      { writer, limiter: new Limiter(4) },
+      await snapshotOf(
+        { cache, sources: new SourceReader(writer), guardrails: guardrailsOf(config) },
+        { kind, namespace, name },
+      ),
     );
     if (snapshot.source === undefined) process.stdout.write(`${kind} ${namespace}/${name} does not exist.\n`);
-    process.stdout.write(`${formatExplain(plan(snapshot))}\n`);
+    process.stdout.write(`${formatExplain(plan)}\n`);
     return 0;
   } finally {
     stop.abort();

@@ -95,7 +95,10 @@ export class Writer {
     });
   }
 
-  /** Full object read (sources only: nsync never reads a mirror's data). */
+  /**
+   * Full object read: of sources, and of a pull target before nsync first writes a key into it
+   * (which keys it holds of its own). nsync never reads a push mirror's data.
+   */
   async get(resource: Resource, namespace: string, name: string): Promise<RawObject> {
     const { body } = await this.transport.json<RawObject>({
       method: 'GET',

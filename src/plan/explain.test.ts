@@ -21,7 +21,7 @@ const deleteOp: WriteOp = {
 };
 
 function planOf(overrides: Partial<Plan> = {}): Plan {
-  return { decisions: [], ops: [], sourceProblems: [], targetProblems: [], ...overrides };
+  return { decisions: [], ops: [], readsFirst: [], sourceProblems: [], targetProblems: [], ...overrides };
 }
 
 void describe('formatExplain', () => {

@@ -42,6 +42,12 @@ export interface ObjectMeta {
   readonly contentForeign: boolean;
   /** True once a deletionTimestamp is set. */
   readonly deleting: boolean;
+  /**
+   * The content keys nsync's own managedFields entry names. Kept only for an object whose key-list
+   * marker defers to managedFields because the list outgrew its annotation budget (see
+   * render.ts recordedKeyList); undefined otherwise, so ordinary records stay small.
+   */
+  readonly writtenKeys?: readonly string[];
 }
 
 /** The content of a source, read from the API server (the only objects whose data nsync reads). */
@@ -65,6 +71,12 @@ export interface SourceState {
 export interface PullTarget {
   readonly meta: ObjectMeta;
   readonly request: PullRequest;
+  /**
+   * The keys the target holds with a non-empty value, read from the API server just before this
+   * plan because the plan asked for it (Plan.readsFirst); undefined when not read. The metadata
+   * cache cannot tell which keys a target has of its own, and those must never be overwritten.
+   */
+  readonly held?: ReadonlySet<string>;
 }
 
 /** Operator guardrails applied to every rule of every dialect. */
@@ -140,6 +152,8 @@ export interface Decision {
   readonly code: ReasonCode;
   /** Human sentence; never contains data values. */
   readonly message: string;
+  /** Pull only: source keys not written because the target has them of its own. */
+  readonly keptKeys?: readonly string[];
 }
 
 /** The body of a mirror as written (PUT/POST). */
@@ -163,7 +177,8 @@ export interface MirrorBody {
 export interface PullPatch {
   readonly metadata: {
     readonly resourceVersion: string;
-    readonly annotations: Readonly<Record<string, string>>;
+    /** `null` removes a marker that no longer applies. */
+    readonly annotations: Readonly<Record<string, string | null>>;
   };
   readonly data: Readonly<Record<string, string | null>>;
   readonly binaryData?: Readonly<Record<string, string | null>>;
@@ -193,6 +208,12 @@ export interface Plan {
   readonly ops: readonly WriteOp[];
   /** Problems to report on the source (invalid annotations, unsupported features). */
   readonly sourceProblems: SourceSpec['problems'];
+  /**
+   * Pull targets whose data must be read before they can be written: the plan would write keys
+   * the target never got from nsync, and only its data tells whether it holds them of its own.
+   * Their decisions carry no op; plan again with PullTarget.held set.
+   */
+  readonly readsFirst: readonly ObjectKey[];
   /** Parsed pull request problems by target, to report on the target. */
   readonly targetProblems: readonly {
     readonly target: ObjectKey;

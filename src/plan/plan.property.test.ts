@@ -22,7 +22,7 @@ import type {
 import { contentHash } from './hash.ts';
 import type { Decision, ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
 import { plan } from './plan.ts';
-import { renderMirror, renderPullPatch } from './render.ts';
+import { mergedAnnotations, previouslyCopiedKeys, renderMirror, renderPullPatch } from './render.ts';
 
 const SOURCE_NS = 'platform';
 const SOURCE_NAME = 'db';
@@ -44,6 +44,8 @@ interface World {
   readonly namespaces: readonly NamespaceInfo[];
   readonly objects: ReadonlyMap<string, ObjectMeta>;
   readonly requests: ReadonlyMap<string, PullRequest>;
+  /** The data keys each object holds with a non-empty value, by uid (absent = none). */
+  readonly held: ReadonlyMap<string, ReadonlySet<string>>;
   readonly excluded: ReadonlySet<string>;
   readonly mayPush: boolean;
   readonly dialects: ReadonlySet<Dialect>;
@@ -218,6 +220,8 @@ interface ObjectSpec {
   };
   /** Whether an object of another owner kind also carries a pull annotation. */
   readonly alsoPulls: boolean;
+  /** The data keys the object holds with a non-empty value. */
+  readonly held: readonly string[];
   /** kubed's origin.cluster label on a `mine-kubed` copy; undefined = no label. */
   readonly cluster: string | undefined;
 }
@@ -254,6 +258,7 @@ const objectSpecArb: fc.Arbitrary<ObjectSpec> = fc.record({
     keys: keysArb,
   }),
   alsoPulls: fc.integer({ min: 0, max: 9 }).map((roll) => roll < 2),
+  held: fc.subarray([...KEYS]),
   cluster: fc.option(fc.constantFrom(...CLUSTERS), { nil: undefined }),
 });
 
@@ -323,7 +328,10 @@ function writtenMarkers(
       meta: { ...source.meta, namespace: spec.namespace, name: spec.name },
       request,
     };
-    return { labels: {}, annotations: renderPullPatch({ source, target, now }).patch.metadata.annotations };
+    return {
+      labels: {},
+      annotations: mergedAnnotations({}, renderPullPatch({ source, target, now }).patch.metadata.annotations),
+    };
   }
   return { labels: {}, annotations: { [owned.contentHash]: contentHash(source.meta.kind, source.content) } };
 }
@@ -404,6 +412,7 @@ const worldArb: fc.Arbitrary<World> = fc.constantFrom<Kind>('Secret', 'ConfigMap
     .map((spec): World => {
       const objects = new Map<string, ObjectMeta>();
       const requests = new Map<string, PullRequest>();
+      const held = new Map<string, ReadonlySet<string>>();
       if (spec.source !== undefined) objects.set(at(SOURCE_NS, SOURCE_NAME), spec.source.meta);
       spec.specs.forEach((objectSpec, index) => {
         const key = at(objectSpec.namespace, objectSpec.name);
@@ -411,6 +420,7 @@ const worldArb: fc.Arbitrary<World> = fc.constantFrom<Kind>('Secret', 'ConfigMap
         const request = requestOf(objectSpec);
         const object = buildObject(kind, spec.source, objectSpec, index, request, spec.clusterName);
         objects.set(key, object);
+        held.set(object.uid, new Set(objectSpec.held));
         if (request !== undefined) requests.set(object.uid, request);
       });
       if (spec.source !== undefined && spec.sourceIsPullTarget) {
@@ -426,6 +436,7 @@ const worldArb: fc.Arbitrary<World> = fc.constantFrom<Kind>('Secret', 'ConfigMap
         namespaces: spec.namespaces,
         objects,
         requests,
+        held,
         excluded: new Set(spec.excluded),
         mayPush: spec.mayPush,
         dialects: new Set(spec.dialects),
@@ -653,7 +664,12 @@ function later(world: World): World {
 }
 
 /** Applies one op to the object map as the API server would, preconditions included. */
-function apply(world: World, objects: Map<string, ObjectMeta>, op: WriteOp): void {
+function apply(
+  world: World,
+  objects: Map<string, ObjectMeta>,
+  held: Map<string, ReadonlySet<string>>,
+  op: WriteOp,
+): void {
   checkAllowed(world, op);
   const key = at(op.target.namespace, op.target.name);
   const existing = objects.get(key);
@@ -687,9 +703,15 @@ function apply(world: World, objects: Map<string, ObjectMeta>, op: WriteOp): voi
       objects.set(key, {
         ...existing,
         resourceVersion,
-        annotations: { ...existing.annotations, ...op.patch.metadata.annotations },
+        annotations: mergedAnnotations(existing.annotations, op.patch.metadata.annotations),
         contentForeign: false,
       });
+      const keys = new Set(held.get(existing.uid));
+      for (const [dataKey, value] of [...Object.entries(op.patch.data), ...Object.entries(binaryData)]) {
+        if (value === null || value === '') keys.delete(dataKey);
+        else keys.add(dataKey);
+      }
+      held.set(existing.uid, keys);
       return;
     }
     case 'delete':
@@ -701,8 +723,28 @@ function apply(world: World, objects: Map<string, ObjectMeta>, op: WriteOp): voi
 
 function applyAll(world: World, result: Plan): World {
   const objects = new Map(world.objects);
-  for (const op of result.ops) apply(world, objects, op);
-  return { ...world, objects };
+  const held = new Map(world.held);
+  for (const op of result.ops) apply(world, objects, held, op);
+  return { ...world, objects, held };
+}
+
+/**
+ * plan() as reconcile runs it (app/reconcile.ts planSource): the pull targets it asks to read
+ * first get the keys they hold, and the source is planned again.
+ */
+function planned(world: World): Plan {
+  const snapshot = snapshotOf(world);
+  const first = plan(snapshot);
+  if (first.readsFirst.length === 0) return first;
+  const toRead = new Set(first.readsFirst.map((target) => at(target.namespace, target.name)));
+  const pullTargets = snapshot.pullTargets.map((target) =>
+    toRead.has(at(target.meta.namespace, target.meta.name))
+      ? { ...target, held: world.held.get(target.meta.uid) ?? new Set<string>() }
+      : target,
+  );
+  const second = plan({ ...snapshot, pullTargets });
+  assert.deepEqual(second.readsFirst, [], 'a target once read is never asked for again');
+  return second;
 }
 
 /** Target names the source's rules ask for, computed independently of plan(). */
@@ -721,10 +763,11 @@ void describe('plan properties', () => {
   void it('converges: applying the planned ops and planning again yields no ops', () => {
     fc.assert(
       fc.property(anyWorldArb, (world) => {
-        const first = plan(snapshotOf(world));
+        const first = planned(world);
         const after = applyAll(world, first);
         const second = plan(snapshotOf(after));
         assert.deepEqual(second.ops, [], JSON.stringify(second.decisions, null, 1));
+        assert.deepEqual(second.readsFirst, [], 'a written target is never read again');
         assert.deepEqual(
           plan(snapshotOf(later(after))).ops,
           [],
@@ -735,12 +778,43 @@ void describe('plan properties', () => {
     );
   });
 
+  void it('never overwrites or removes a key a pull target holds of its own, however the source changes', () => {
+    let kept = 0;
+    fc.assert(
+      fc.property(anyWorldArb, sourceArb('Secret'), (world, changed) => {
+        // Before the first fill, then after a source change that may bring colliding keys.
+        let current = world;
+        for (const step of [0, 1]) {
+          const result = planned(current);
+          for (const op of result.ops) {
+            if (op.verb !== 'patch') continue;
+            const target = current.objects.get(at(op.target.namespace, op.target.name));
+            assert.ok(target !== undefined);
+            const copied = previouslyCopiedKeys(target);
+            const own = [...(current.held.get(target.uid) ?? [])].filter((key) => !copied.has(key));
+            const touched = [...Object.keys(op.patch.data), ...Object.keys(op.patch.binaryData ?? {})];
+            for (const key of own) assert.ok(!touched.includes(key), `its own key ${key} was written`);
+          }
+          kept += result.decisions.filter((decision) => decision.keptKeys !== undefined).length;
+          current = applyAll(current, result);
+          const source = current.source;
+          if (step === 0 && source !== undefined && current.kind === 'Secret') {
+            const content = { ...source.content, data: changed.content.data };
+            current = { ...current, source: { ...source, content } };
+          }
+        }
+      }),
+      RUNS,
+    );
+    assert.ok(kept > 0, 'some runs had a colliding key to keep');
+  });
+
   void it('never targets an unowned object, another source’s mirror or the source; one op per object', () => {
     let adoptions = 0;
     let replicasLeft = 0;
     fc.assert(
       fc.property(anyWorldArb, (world) => {
-        const result = plan(snapshotOf(world));
+        const result = planned(world);
         const targets = result.ops.map((op) => at(op.target.namespace, op.target.name));
         assert.equal(new Set(targets).size, targets.length, 'at most one op per object');
         for (const op of result.ops) checkAllowed(world, op);

@@ -22,7 +22,7 @@ import type {
   WriteOp,
 } from './model.ts';
 import { effectivePushRules, plan } from './plan.ts';
-import { renderMirror, renderPullPatch } from './render.ts';
+import { mergedAnnotations, renderMirror, renderPullPatch } from './render.ts';
 
 const NOW = '2026-01-02T03:04:05Z';
 const SECRET_VALUE = 'c3VwZXItc2VjcmV0LXZhbHVl';
@@ -515,6 +515,8 @@ void describe('plan: pull', () => {
         keys: undefined,
         ...request,
       },
+      // Read already (Plan.readsFirst), holding nothing of its own.
+      held: new Set(),
     };
   }
 
@@ -534,10 +536,31 @@ void describe('plan: pull', () => {
     const target = pull('team-a');
     const src = source({ consent: [consentAll] });
     const { patch } = renderPullPatch({ source: src, target, now: NOW });
-    const filled = { ...target, meta: { ...target.meta, annotations: patch.metadata.annotations } };
+    const filled = {
+      ...target,
+      meta: { ...target.meta, annotations: mergedAnnotations({}, patch.metadata.annotations) },
+    };
     const result = plan(snapshot({ source: src, pullTargets: [filled] }));
     assert.equal(decision(result, 'team-a', 'copy', 'pull').code, 'in-sync');
     assert.deepEqual(result.ops, []);
+  });
+
+  void it('reads a target before its first fill, then keeps the keys it holds of its own', () => {
+    const src = source({ consent: [consentAll] });
+    const { held: _read, ...unread } = pull('team-a');
+    const first = plan(snapshot({ source: src, pullTargets: [unread] }));
+    assert.deepEqual(first.ops, [], 'nothing is written before the read');
+    assert.deepEqual(first.readsFirst, [{ kind: 'Secret', namespace: 'team-a', name: 'copy' }]);
+    assert.match(decision(first, 'team-a', 'copy', 'pull').message, /read first/);
+    const ownKey = Object.keys(src.content.data)[0] ?? '';
+    const read = plan(snapshot({ source: src, pullTargets: [{ ...unread, held: new Set([ownKey]) }] }));
+    assert.deepEqual(read.readsFirst, []);
+    const [op] = read.ops;
+    assert.ok(op?.verb === 'patch');
+    assert.equal(ownKey in op.patch.data, false);
+    const d = decision(read, 'team-a', 'copy', 'pull');
+    assert.deepEqual(d.keptKeys, [ownKey]);
+    assert.match(d.message, /keeps its own value for "password"/);
   });
 
   void it('requires consent from the same dialect as the request', () => {
@@ -699,6 +722,7 @@ void describe('plan: output', () => {
     const target: PullTarget = {
       meta: meta('alpha', 'copy'),
       request: { dialect: 'replicator', source: { namespace: 'platform', name: 'db' }, keys: undefined },
+      held: new Set(),
     };
     const result = plan(
       snapshot({ source: src, namespaces: [ns('zeta'), ns('alpha'), ns('platform')], pullTargets: [target] }),

@@ -29,6 +29,8 @@ import {
 interface Entry {
   readonly decision: Decision;
   readonly op?: WriteOp;
+  /** A pull target to read before its op can be planned (Plan.readsFirst). */
+  readonly read?: ObjectKey;
 }
 
 /**
@@ -531,15 +533,43 @@ function pullWithConsent(
     };
   }
   const rendered = renderPullPatch({ source, target: pull, now: snapshot.now });
+  const kept = rendered.kept.length === 0 ? {} : { keptKeys: rendered.kept };
+  const keeping =
+    rendered.kept.length === 0
+      ? ''
+      : ` It keeps its own value for ${listKeys(rendered.kept)} instead of the source's.`;
   const stale = pullStaleness(rendered, pull);
   if (stale === undefined) {
-    return { decision: at('in-sync', `It holds the current content of ${sourceName}.`) };
+    return {
+      decision: { ...at('in-sync', `It holds the current content of ${sourceName}.${keeping}`), ...kept },
+    };
   }
   const target: ObjectKey = { kind: meta.kind, namespace: meta.namespace, name: meta.name };
+  if (rendered.unverified.length > 0) {
+    return {
+      decision: at(
+        'update',
+        `Fills it from ${sourceName} (${request.dialect}): ${stale}; it is read first, since it may hold ${listKeys(rendered.unverified)} of its own.`,
+      ),
+      read: target,
+    };
+  }
   return {
-    decision: at('update', `Fills it from ${sourceName} (${request.dialect}): ${stale}.`),
+    decision: {
+      ...at('update', `Fills it from ${sourceName} (${request.dialect}): ${stale}.${keeping}`),
+      ...kept,
+    },
     op: { verb: 'patch', target, patch: rendered.patch },
   };
+}
+
+/** Key names for a message: the first five, quoted, then how many more. */
+function listKeys(keys: readonly string[]): string {
+  const shown = keys
+    .slice(0, 5)
+    .map((key) => `"${key}"`)
+    .join(', ');
+  return keys.length > 5 ? `${shown} and ${String(keys.length - 5)} more` : shown;
 }
 
 /** One pull decision, or undefined when the target is not this plan's to judge. */
@@ -595,6 +625,7 @@ export function plan(snapshot: Snapshot): Plan {
   return {
     decisions: entries.map((entry) => entry.decision),
     ops: entries.flatMap((entry) => (entry.op === undefined ? [] : [entry.op])),
+    readsFirst: entries.flatMap((entry) => (entry.read === undefined ? [] : [entry.read])),
     sourceProblems: source === undefined ? [] : [...source.spec.problems, ...source.spec.unsupported],
     targetProblems: [],
   };

@@ -5,7 +5,12 @@ import type { CopyOptions, Dialect, Kind, PushRule, PullRequest } from '../rules
 import { contentHash } from './hash.ts';
 import type { ObjectMeta, OwnerReference, PullTarget, SourceContent, SourceState } from './model.ts';
 import {
+  defersToManagedFields,
+  formatKeyList,
   isValidLabelValue,
+  KEY_LIST_BUDGET,
+  mergedAnnotations,
+  previouslyCopiedKeys,
   mirrorStaleness,
   parseKeyList,
   pullStaleness,
@@ -464,6 +469,95 @@ void describe('renderPullPatch', () => {
     assert.equal(replicated.patch.metadata.annotations[replicator.replicatedKeys], 'host,pass,user');
   });
 
+  void it('asks to read the target before writing a key it never got from nsync', () => {
+    const target = pullTarget({}, { annotations: { [owned.copiedKeys]: 'user' } });
+    const rendered = renderPullPatch({ source: source(), target, now: NOW });
+    assert.deepEqual(rendered.unverified, ['host', 'pass']);
+    const read = renderPullPatch({ source: source(), target: { ...target, held: new Set() }, now: NOW });
+    assert.deepEqual(read.unverified, []);
+    assert.deepEqual(read.patch.data, rendered.patch.data, 'holding nothing, it gets every key');
+  });
+
+  void it('keeps a key the target holds of its own: not written, not nulled later, recorded', () => {
+    const target = { ...pullTarget(), held: new Set(['pass', 'mine']) };
+    const rendered = renderPullPatch({ source: source(), target, now: NOW });
+    assert.deepEqual(rendered.kept, ['pass']);
+    assert.deepEqual(rendered.patch.data, { user: 'dQ==', host: 'aA==' });
+    assert.equal(rendered.copiedKeys, 'host,user');
+    assert.equal(rendered.patch.metadata.annotations[owned.ownKeys], 'pass');
+    // Written; the source then drops the key: the target's own value stays, unnamed.
+    const written: PullTarget = {
+      ...pullTarget(),
+      meta: existing({
+        name: 'copy',
+        annotations: mergedAnnotations({}, rendered.patch.metadata.annotations),
+      }),
+    };
+    assert.equal(pullStaleness(rendered, written), undefined);
+    const dropped = source(
+      'Secret',
+      {},
+      { type: 'Opaque', data: { user: 'dQ==', host: 'aA==' }, binaryData: {} },
+    );
+    const next = renderPullPatch({ source: dropped, target: written, now: NOW });
+    assert.deepEqual(next.patch.data, { user: 'dQ==', host: 'aA==' });
+    assert.equal(next.patch.metadata.annotations[owned.ownKeys], null, 'the record goes');
+    assert.deepEqual(next.unverified, []);
+  });
+
+  void it('fills an empty placeholder and overwrites keys it copied itself', () => {
+    const target = pullTarget({}, { annotations: { [owned.copiedKeys]: 'pass' } });
+    // `user` is held empty (not in held), `pass` was nsync's: both are written.
+    const rendered = renderPullPatch({
+      source: source(),
+      target: { ...target, held: new Set(['pass']) },
+      now: NOW,
+    });
+    assert.deepEqual(rendered.kept, []);
+    assert.deepEqual(Object.keys(rendered.patch.data).sort(), ['host', 'pass', 'user']);
+  });
+
+  void it('keeps recorded own keys without reading the target again', () => {
+    const target = pullTarget(
+      {},
+      { annotations: { [owned.copiedKeys]: 'host,user', [owned.ownKeys]: 'pass' } },
+    );
+    const rendered = renderPullPatch({ source: source(), target, now: NOW });
+    assert.deepEqual(rendered.unverified, []);
+    assert.deepEqual(rendered.kept, ['pass']);
+    assert.equal('pass' in rendered.patch.data, false);
+  });
+
+  void it('defers a key list over its annotation budget to managedFields', () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 1000 }, (_, i) => [`key-${String(i).padStart(4, '0')}-${'x'.repeat(40)}`, 'dg==']),
+    );
+    const src = source('Secret', {}, { type: 'Opaque', data: many, binaryData: {} });
+    const rendered = renderPullPatch({ source: src, target: { ...pullTarget(), held: new Set() }, now: NOW });
+    assert.ok(formatKeyList(Object.keys(many)).length > KEY_LIST_BUDGET);
+    assert.equal(rendered.copiedKeys, "(1000 keys, listed in nsync's managedFields)");
+    assert.ok(defersToManagedFields(rendered.copiedKeys));
+    const written = existing({
+      name: 'copy',
+      annotations: mergedAnnotations({}, rendered.patch.metadata.annotations),
+      writtenKeys: Object.keys(many),
+    });
+    assert.deepEqual(previouslyCopiedKeys(written), new Set(Object.keys(many)));
+    assert.equal(pullStaleness(rendered, { ...pullTarget(), meta: written }), undefined);
+    const replicated = renderMirror({
+      source: src,
+      rule: rule('replicator'),
+      namespace: 'team-a',
+      existing: undefined,
+      now: NOW,
+      clusterName: '',
+    });
+    assert.equal(
+      replicated.body.metadata.annotations[replicator.replicatedKeys],
+      "(1000 keys, listed in nsync's managedFields)",
+    );
+  });
+
   void it('hashes the selected content without the type, which a pull never writes', () => {
     const a = renderPullPatch({ source: source(), target: pullTarget(), now: NOW });
     const tls = source('Secret', {}, { ...source().content, type: 'kubernetes.io/tls' });
@@ -479,7 +573,7 @@ void describe('pullStaleness', () => {
     ...target,
     meta: {
       ...target.meta,
-      annotations: { ...rendered.patch.metadata.annotations, ...annotations },
+      annotations: { ...mergedAnnotations({}, rendered.patch.metadata.annotations), ...annotations },
       ...overrides,
     },
   });

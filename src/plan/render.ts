@@ -42,7 +42,7 @@ export function isVolatileMarker(key: string): boolean {
  * A record's own value for a key. Plain `record[key]` would return inherited members such as
  * `toString` for keys users may legitimately choose (data keys, label keys).
  */
-export function ownValue(record: StringMap, key: string): string | undefined {
+export function ownValue<T = string>(record: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
@@ -54,6 +54,30 @@ export function compareText(a: string, b: string): number {
 /** Sorted, de-duplicated comma list: the shape of copied-keys and replicated-keys markers. */
 export function formatKeyList(keys: Iterable<string>): string {
   return [...new Set(keys)].sort(compareText).join(',');
+}
+
+/**
+ * The longest key list written into one annotation. The API server refuses an object whose
+ * annotations together exceed 256 KiB; a pull target can carry three lists (copied-keys,
+ * replicated-keys, own-keys) beside its owner's annotations, so each gets an eighth.
+ */
+export const KEY_LIST_BUDGET = 32 * 1024;
+
+/**
+ * A key-list marker as written: the comma list, or — when that outgrows KEY_LIST_BUDGET — a note
+ * that the list is nsync's own managedFields entry, which names exactly the content keys nsync
+ * wrote (kube/writer.ts). Parentheses and spaces never occur in a data key, so the note cannot be
+ * read as one.
+ */
+export function recordedKeyList(keys: Iterable<string>): string {
+  const list = formatKeyList(keys);
+  if (list.length <= KEY_LIST_BUDGET) return list;
+  return `(${String(list.split(',').length)} keys, listed in nsync's managedFields)`;
+}
+
+/** Whether a key-list marker defers to managedFields (see recordedKeyList). */
+export function defersToManagedFields(value: string | undefined): boolean {
+  return value?.startsWith('(') === true;
 }
 
 /** Reads a comma list marker: entries trimmed, empty entries dropped; absent = empty. */
@@ -261,7 +285,7 @@ function selectedFor(
     selected = {
       content,
       hash: contentHash(source.meta.kind, content),
-      keys: formatKeyList(contentKeys(content)),
+      keys: recordedKeyList(contentKeys(content)),
     };
     byKeys.set(selectionKey, selected);
   }
@@ -328,7 +352,7 @@ function firstDifference(desired: StringMap, existing: StringMap): string | unde
  * when this write sets a non-empty version, otherwise the knob could never be cleared and every
  * plan would write again.
  */
-function forcedResync(existing: StringMap, desired: StringMap): boolean {
+function forcedResync(existing: StringMap, desired: Readonly<Record<string, string | null>>): boolean {
   const wanted = ownValue(desired, reflector.reflectedVersion);
   return ownValue(existing, reflector.reflectedVersion) === '' && wanted !== undefined && wanted !== '';
 }
@@ -380,20 +404,51 @@ export interface PullInput {
   readonly now: string;
 }
 
-/** A pull target's merge patch, the hash it records, and the key list it records. */
+/** A pull target's merge patch, the hash it records, and what it records about keys. */
 export interface RenderedPull {
   readonly patch: PullPatch;
   readonly hash: string;
-  /** Sorted comma list of the keys written, as recorded in owned.copiedKeys. */
+  /** The owned.copiedKeys marker as written (recordedKeyList of the keys written). */
   readonly copiedKeys: string;
+  /** The owned.ownKeys marker as written; '' when the target keeps none of the source's keys. */
+  readonly ownKeys: string;
+  /** The source's keys left alone because the target holds them of its own. */
+  readonly kept: readonly string[];
+  /**
+   * Keys this patch would write that the target never got from nsync and that are not known to
+   * be its own: the target's data must be read first (PullTarget.held). Empty once `held` is set.
+   */
+  readonly unverified: readonly string[];
+}
+
+/** One key-list marker of a target, with a list deferred to managedFields resolved. */
+function recordedKeys(target: ObjectMeta, marker: string): string[] {
+  const value = ownValue(target.annotations, marker);
+  return defersToManagedFields(value) ? [...(target.writtenKeys ?? [])] : parseKeyList(value);
 }
 
 /** Keys nsync (or replicator before it) copied into a target earlier, from its markers. */
 export function previouslyCopiedKeys(target: ObjectMeta): Set<string> {
   return new Set([
-    ...parseKeyList(ownValue(target.annotations, owned.copiedKeys)),
-    ...parseKeyList(ownValue(target.annotations, replicator.replicatedKeys)),
+    ...recordedKeys(target, owned.copiedKeys),
+    ...recordedKeys(target, replicator.replicatedKeys),
   ]);
+}
+
+/**
+ * The keys a target is known to have of its own: read just now (`held`), else as recorded at the
+ * last write. A record deferred to managedFields (over budget) knows nothing: nsync's entry
+ * names only the keys nsync wrote, so the target is read again instead.
+ */
+function knownOwnKeys(target: PullTarget): ReadonlySet<string> {
+  if (target.held !== undefined) return target.held;
+  const value = ownValue(target.meta.annotations, owned.ownKeys);
+  return new Set(defersToManagedFields(value) ? [] : parseKeyList(value));
+}
+
+/** Drops the listed keys from a map. */
+function withoutKeys(map: StringMap, keys: ReadonlySet<string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(map).filter(([key]) => !keys.has(key)));
 }
 
 /**
@@ -410,20 +465,34 @@ function mergeMap(written: StringMap, previous: ReadonlySet<string>): Record<str
 
 /**
  * The merge patch that fills a pull target: the source's (selected) keys, `null` for keys copied
- * earlier that the source no longer gives, and the markers. Keys the target has of its own are
- * never named, so they are kept. The target's type is never written (it is immutable, and
- * replicator's TLS recipe pre-creates the target with its type). For ConfigMaps, a copied key that
- * moved between data and binaryData is nulled in the map it left, or the API would reject the
- * duplicate.
+ * earlier that the source no longer gives, and the markers. A pull target is someone's own object
+ * (docs/adr/0003): a source key the target already held with a value before nsync ever copied it
+ * is the target's own and is neither overwritten nor, later, removed — otherwise whoever controls
+ * the source could replace any key of the objects that pull from it (docs/adr/0009). An empty
+ * value is a placeholder to fill (replicator's TLS recipe). The target's type is never written
+ * (it is immutable, and replicator's TLS recipe pre-creates the target with its type). For
+ * ConfigMaps, a copied key that moved between data and binaryData is nulled in the map it left,
+ * or the API would reject the duplicate.
  */
 export function renderPullPatch(input: PullInput): RenderedPull {
   const { source, target } = input;
   const kind = source.meta.kind;
   const selected = selectContent(source.content, target.request.keys);
-  const content: HashableContent = { type: undefined, data: selected.data, binaryData: selected.binaryData };
-  const hash = contentHash(kind, content);
-  const copiedKeys = formatKeyList(contentKeys(content));
   const previous = previouslyCopiedKeys(target.meta);
+  const ownKnown = knownOwnKeys(target);
+  const fresh = contentKeys(selected).filter((key) => !previous.has(key));
+  const kept = fresh.filter((key) => ownKnown.has(key));
+  const unverified = target.held === undefined ? fresh.filter((key) => !ownKnown.has(key)) : [];
+  const keptSet = new Set(kept);
+  const content: HashableContent = {
+    type: undefined,
+    data: withoutKeys(selected.data, keptSet),
+    binaryData: withoutKeys(selected.binaryData, keptSet),
+  };
+  const hash = contentHash(kind, content);
+  const copiedKeys = recordedKeyList(contentKeys(content));
+  const ownKeys = kept.length === 0 ? '' : recordedKeyList(kept);
+  const hadOwnKeys = ownValue(target.meta.annotations, owned.ownKeys) !== undefined;
   const markers: MarkerContext = { source: source.meta, keys: copiedKeys, now: input.now };
   const patch: PullPatch = {
     metadata: {
@@ -431,13 +500,26 @@ export function renderPullPatch(input: PullInput): RenderedPull {
       annotations: {
         [owned.contentHash]: hash,
         [owned.copiedKeys]: copiedKeys,
+        ...(ownKeys !== '' ? { [owned.ownKeys]: ownKeys } : hadOwnKeys ? { [owned.ownKeys]: null } : {}),
         ...dialectPullAnnotations(target.request.dialect, markers),
       },
     },
     data: mergeMap(content.data, previous),
     ...(kind === 'ConfigMap' ? { binaryData: mergeMap(content.binaryData, previous) } : {}),
   };
-  return { patch, hash, copiedKeys };
+  return { patch, hash, copiedKeys, ownKeys, kept, unverified };
+}
+
+/** Annotations after a merge patch's annotations are applied: `null` removes, strings set. */
+export function mergedAnnotations(
+  existing: StringMap,
+  patch: Readonly<Record<string, string | null>>,
+): Record<string, string> {
+  const removed = new Set(Object.keys(patch).filter((key) => patch[key] === null));
+  return Object.fromEntries([
+    ...Object.entries(existing).filter(([key]) => !removed.has(key) && !Object.hasOwn(patch, key)),
+    ...Object.entries(patch).filter((entry): entry is [string, string] => entry[1] !== null),
+  ]);
 }
 
 /**
@@ -449,6 +531,9 @@ export function pullStaleness(rendered: RenderedPull, target: PullTarget): strin
   if (content !== undefined) return content;
   if (ownValue(target.meta.annotations, owned.copiedKeys) !== rendered.copiedKeys) {
     return 'its record of copied keys differs';
+  }
+  if ((ownValue(target.meta.annotations, owned.ownKeys) ?? '') !== rendered.ownKeys) {
+    return 'its record of its own keys differs';
   }
   if (forcedResync(target.meta.annotations, rendered.patch.metadata.annotations)) {
     return 'its reflected-version marker was cleared to force a re-sync';

@@ -34,6 +34,11 @@ export const owned = {
   contentHash: `${NATIVE_PREFIX}content-hash`,
   /** Sorted comma list of keys copied into a pull target, so keys the source drops can be removed. */
   copiedKeys: `${NATIVE_PREFIX}copied-keys`,
+  /**
+   * Sorted comma list of the source's keys a pull target already held of its own (non-empty)
+   * before nsync could copy them: never overwritten, never removed (docs/adr/0009).
+   */
+  ownKeys: `${NATIVE_PREFIX}own-keys`,
 } as const;
 
 /** The field manager nsync writes with; managedFields entries of others mark foreign content. */

@@ -548,44 +548,54 @@ test('the tenant, as a source, cannot delete or empty another team’s pull targ
   assert.deepEqual(now.data, { own: b64('theirs'), v: b64(value) }, 'not emptied: it keeps its last data');
 });
 
-test(
-  'the tenant, as a source, cannot overwrite or remove the keys a pull target has of its own',
-  {
-    todo: 'render.ts renderPullPatch writes every source key into the target, also a key the target had of its own, and records it in nsync.dev/copied-keys; when the source then drops that key the patch nulls it: a source can overwrite and then delete any key of the objects that pull from it (docs/adr/0003 says they are kept)',
-  },
-  async () => {
-    await tenantCreates('secrets', {
-      metadata: { name: 'feed', annotations: { 'nsync.dev/pull-allowed': other } },
-      data: { feed: b64('tenant-feed') },
-    });
-    await createObject(cluster, 'secrets', other, {
-      metadata: { name: 'consumer', annotations: { 'nsync.dev/pull-from': `${tenant}/feed` } },
-      data: { password: b64('their-own-password') },
-    });
-    await eventually('the consumer to be filled', async () => {
-      const now = await getObject(cluster, 'secrets', other, 'consumer');
-      return now?.data?.['feed'] === b64('tenant-feed') ? true : undefined;
-    });
-    // The tenant adds a key named like the consumer's own (and changes its feed, to see when
-    // nsync has processed that version).
-    const patched = await asTenant(
-      'PATCH',
-      `/api/v1/namespaces/${tenant}/secrets/feed`,
-      { data: { password: b64('tenant-chosen'), feed: b64('tenant-feed-2') } },
-      'application/merge-patch+json',
-    );
-    assert.equal(patched.status, 200);
-    const consumer = await eventually('the consumer to get the new feed', async () => {
-      const now = await getObject(cluster, 'secrets', other, 'consumer');
-      return now?.data?.['feed'] === b64('tenant-feed-2') ? now : undefined;
-    });
-    assert.equal(
-      consumer.data?.['password'],
-      b64('their-own-password'),
-      'the consumer’s own key was overwritten',
-    );
-  },
-);
+test('the tenant, as a source, cannot overwrite or remove the keys a pull target has of its own', async () => {
+  await tenantCreates('secrets', {
+    metadata: { name: 'feed', annotations: { 'nsync.dev/pull-allowed': other } },
+    data: { feed: b64('tenant-feed') },
+  });
+  await createObject(cluster, 'secrets', other, {
+    metadata: { name: 'consumer', annotations: { 'nsync.dev/pull-from': `${tenant}/feed` } },
+    data: { password: b64('their-own-password') },
+  });
+  await eventually('the consumer to be filled', async () => {
+    const now = await getObject(cluster, 'secrets', other, 'consumer');
+    return now?.data?.['feed'] === b64('tenant-feed') ? true : undefined;
+  });
+  // The tenant adds a key named like the consumer's own (and changes its feed, to see when
+  // nsync has processed that version).
+  const patched = await asTenant(
+    'PATCH',
+    `/api/v1/namespaces/${tenant}/secrets/feed`,
+    { data: { password: b64('tenant-chosen'), feed: b64('tenant-feed-2') } },
+    'application/merge-patch+json',
+  );
+  assert.equal(patched.status, 200);
+  const consumer = await eventually('the consumer to get the new feed', async () => {
+    const now = await getObject(cluster, 'secrets', other, 'consumer');
+    return now?.data?.['feed'] === b64('tenant-feed-2') ? now : undefined;
+  });
+  assert.equal(
+    consumer.data?.['password'],
+    b64('their-own-password'),
+    'the consumer’s own key was overwritten',
+  );
+  const kept = await eventEventually(other, 'consumer', 'OwnKeysKept');
+  assert.equal(kept.type, 'Warning');
+  assert.match(kept.note, /keeps its own value for "password"/);
+  // The tenant drops the key again: the consumer's own value is not removed with it.
+  const dropped = await asTenant(
+    'PATCH',
+    `/api/v1/namespaces/${tenant}/secrets/feed`,
+    { data: { password: null, feed: b64('tenant-feed-3') } },
+    'application/merge-patch+json',
+  );
+  assert.equal(dropped.status, 200);
+  const after = await eventually('the consumer to get the third feed', async () => {
+    const now = await getObject(cluster, 'secrets', other, 'consumer');
+    return now?.data?.['feed'] === b64('tenant-feed-3') ? now : undefined;
+  });
+  assert.equal(after.data?.['password'], b64('their-own-password'), 'the consumer’s own key was removed');
+});
 
 // Keep this test last: it spends the instance's whole Event budget for a minute.
 test('a tenant flooding invalid annotations cannot silence the warnings and metrics of another team', async () => {
