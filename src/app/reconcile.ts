@@ -328,7 +328,13 @@ function reportOnTargets(deps: ReconcileDeps, snapshot: Snapshot, result: Plan):
         action: 'Pull',
         note: decision.message,
       });
-    } else if (decision.code === 'conflict-other-source' || decision.code === 'invalid-rule') {
+    } else if (
+      decision.code === 'conflict-other-source' ||
+      decision.code === 'invalid-rule' ||
+      // Told on the target when only the source's namespace is excluded; nothing is ever written
+      // into an excluded namespace, Events included.
+      (decision.code === 'excluded' && !deps.guardrails.isExcluded(target.meta.namespace))
+    ) {
       deps.events.emit(subject, {
         type: 'Warning',
         reason: 'PullRefused',

@@ -524,6 +524,8 @@ test('a source in a namespace the operator excluded is never read, even when it 
     const now = await getObject(cluster, 'secrets', tenant, target.metadata.name);
     assert.equal(now?.metadata.resourceVersion, target.metadata.resourceVersion, 'never written');
     assert.equal(now.data, undefined);
+    const refused = await eventEventually(tenant, target.metadata.name, 'PullRefused');
+    assert.match(refused.note, new RegExp(`Namespace ${excluded} is excluded by the operator`));
   }
 });
 
