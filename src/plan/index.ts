@@ -21,5 +21,5 @@ export {
   VOLATILE_MARKERS,
 } from './render.ts';
 export type { MirrorInput, PullInput, RenderedMirror, RenderedPull } from './render.ts';
-export { DIALECT_PRECEDENCE, effectivePushRules, plan } from './plan.ts';
+export { DIALECT_PRECEDENCE, plan, pushRulesByName } from './plan.ts';
 export { EXPLAIN_COLUMNS, formatExplain } from './explain.ts';

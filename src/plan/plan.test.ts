@@ -21,7 +21,7 @@ import type {
   SourceState,
   WriteOp,
 } from './model.ts';
-import { effectivePushRules, plan } from './plan.ts';
+import { plan, pushRulesByName } from './plan.ts';
 import { mergedAnnotations, renderMirror, renderPullPatch } from './render.ts';
 
 const NOW = '2026-01-02T03:04:05Z';
@@ -343,7 +343,7 @@ void describe('plan: push decisions', () => {
 });
 
 void describe('plan: push rules', () => {
-  void it('lets the first dialect in precedence order win a target name', () => {
+  void it('lets the first dialect in precedence order that selects a namespace write its mirror there', () => {
     const src = source({
       push: [
         pushRule('kubed', { op: 'all' }),
@@ -351,14 +351,35 @@ void describe('plan: push rules', () => {
         pushRule('native', names('team-b')),
       ],
     });
-    const rules = effectivePushRules(snapshot({ source: src }));
+    const rules = pushRulesByName(snapshot({ source: src }));
     assert.deepEqual(
-      rules.map((rule) => rule.dialect),
-      ['native'],
+      rules.get('db')?.map((rule) => rule.dialect),
+      ['native', 'reflector', 'kubed'],
     );
-    const result = plan(snapshot({ source: src }));
-    assert.equal(decision(result, 'team-a').code, 'not-selected');
-    assert.equal(decision(result, 'team-b').code, 'create');
+    const result = plan(
+      snapshot({ source: src, namespaces: [ns('platform'), ns('team-a'), ns('team-b'), ns('team-c')] }),
+    );
+    const markers = (namespace: string): Record<string, string> => {
+      const op = result.ops.find((candidate) => candidate.target.namespace === namespace);
+      assert.ok(op?.verb === 'create', `a mirror in ${namespace}`);
+      return op.body.metadata.annotations;
+    };
+    assert.equal(markers('team-b')[reflector.reflects], undefined, 'native in team-b');
+    assert.equal(markers('team-a')[reflector.reflects], 'platform/db', 'reflector in team-a');
+    assert.match(markers('team-c')[kubed.origin] ?? '', /"name":"db"/, 'kubed everywhere else');
+    assert.equal(decision(result, 'platform').code, 'source-namespace');
+  });
+
+  void it('says why when no rule of a name selects a namespace', () => {
+    const src = source({
+      push: [pushRule('native', names('team-b')), pushRule('replicator', names('team-c'))],
+    });
+    const result = plan(snapshot({ source: src, namespaces: [ns('team-a'), ns('team-b'), ns('team-c')] }));
+    assert.match(decision(result, 'team-a').message, /native push rule does not select/);
+    assert.deepEqual(
+      result.ops.map((op) => op.target.namespace),
+      ['team-b', 'team-c'],
+    );
   });
 
   void it('gives each distinct target name its own decision per namespace', () => {

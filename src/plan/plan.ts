@@ -86,18 +86,29 @@ function isNeverMirrored(source: SourceState): boolean {
 }
 
 /**
- * The push rules in force, one per target name: rules of disabled dialects are dropped, and when
- * several rules want the same name the first in DIALECT_PRECEDENCE (then in the source's order)
- * wins. Sorted by target name.
+ * The push rules in force, grouped by target name and ranked: rules of disabled dialects are
+ * dropped, and within a name the order is DIALECT_PRECEDENCE, then the source's order. Which rule
+ * of a group speaks for a namespace is ruleForNamespace's call. Sorted by target name.
  */
-export function effectivePushRules(snapshot: Snapshot): PushRule[] {
+export function pushRulesByName(snapshot: Snapshot): ReadonlyMap<string, readonly PushRule[]> {
   const source = snapshot.source;
-  if (source === undefined || isNeverMirrored(source)) return [];
+  if (source === undefined || isNeverMirrored(source)) return new Map();
   const enabled = source.spec.push.filter((rule) => snapshot.guardrails.dialects.has(rule.dialect));
   const ranked = [...enabled].sort((a, b) => dialectRank(a.dialect) - dialectRank(b.dialect));
-  const byName = new Map<string, PushRule>();
-  for (const rule of ranked) if (!byName.has(rule.targetName)) byName.set(rule.targetName, rule);
-  return [...byName.values()].sort((a, b) => compareText(a.targetName, b.targetName));
+  const byName = new Map<string, PushRule[]>();
+  for (const rule of ranked) byName.set(rule.targetName, [...(byName.get(rule.targetName) ?? []), rule]);
+  return new Map([...byName].sort(([a], [b]) => compareText(a, b)));
+}
+
+/**
+ * The rule that decides one namespace's mirror of one name: the first of the ranked group that
+ * selects the namespace, so a source migrating between dialects (`push-to: a` beside
+ * `replicate-to: b`) keeps every namespace either rule asks for; when none selects it, the first
+ * rule, whose decision then says so.
+ */
+function ruleForNamespace(rules: readonly PushRule[], namespace: NamespaceInfo): PushRule | undefined {
+  if (rules.length <= 1) return rules[0];
+  return rules.find((rule) => evaluateFilter(rule.targets, namespace).match) ?? rules[0];
 }
 
 /** The source an object's markers name, read with this cluster's name (see Guardrails.clusterName). */
@@ -340,10 +351,12 @@ function planPushTargets(
   const source = snapshot.source;
   if (source === undefined) return outcomes;
   const context: PushContext = { snapshot, source };
-  const rules = effectivePushRules(snapshot);
+  const groups = pushRulesByName(snapshot);
   for (const namespace of namespaces.values()) {
-    for (const rule of rules) {
-      outcomes.set(locationKey(namespace.name, rule.targetName), decidePush(context, namespace, rule));
+    for (const [targetName, rules] of groups) {
+      const rule = ruleForNamespace(rules, namespace);
+      if (rule === undefined) continue;
+      outcomes.set(locationKey(namespace.name, targetName), decidePush(context, namespace, rule));
     }
   }
   return outcomes;
