@@ -122,7 +122,9 @@ export class NsyncProcess {
     // SIGUSR1 to force a full GC (see liveHeap), so the process runs as in production until then.
     const inspect = '--inspect-port=127.0.0.1:0';
     const flags = runtime.nodeFlags ?? (runtime.kind === 'compiled' ? ['--enable-source-maps'] : []);
-    const entry = [inspect, ...flags, runtime.kind === 'checkout' ? BIN : runtime.main];
+    // NSYNC_BENCH_NODE_FLAGS adds Node flags for exploring (e.g. --cpu-prof); never set in a report run.
+    const extra = (process.env['NSYNC_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '');
+    const entry = [inspect, ...flags, ...extra, runtime.kind === 'checkout' ? BIN : runtime.main];
     const args = [
       ...entry,
       'run',

@@ -111,6 +111,14 @@ export function objectPath(resource: Resource, namespace: string | undefined, na
 export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 export const METADATA_WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
+/**
+ * Accept header of writes: the answer is the written object's metadata only (the API server
+ * transforms write responses as it does reads), so a write's answer never carries the secret
+ * data just sent — less for the server to encode and for nsync to parse and hold. Plain JSON is
+ * the fallback for a server that cannot.
+ */
+export const METADATA_WRITE_ACCEPT = `${METADATA_WATCH_ACCEPT},application/json`;
+
 /** RFC 3339 with microseconds: the MicroTime format of Event and Lease timestamps. */
 export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');

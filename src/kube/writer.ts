@@ -6,7 +6,13 @@
  * (docs/adr/0004). Clearing managedFields instead would stop the server tracking later edits.
  */
 import type { Transport } from './transport.ts';
-import { objectPath, collectionPath, type RawObject, type Resource } from './resources.ts';
+import {
+  collectionPath,
+  METADATA_WRITE_ACCEPT,
+  objectPath,
+  type RawObject,
+  type Resource,
+} from './resources.ts';
 
 /** The field manager nsync writes with. */
 export const FIELD_MANAGER = 'nsync';
@@ -41,11 +47,13 @@ export class Writer {
     this.transport = transport;
   }
 
+  /** The answers of create, replace and mergePatch hold the object's metadata only (no data). */
   async create(resource: Resource, namespace: string, body: object): Promise<RawObject> {
     const { body: created } = await this.transport.json<RawObject>({
       method: 'POST',
       path: collectionPath(resource, namespace) + query,
       body,
+      accept: METADATA_WRITE_ACCEPT,
     });
     return created;
   }
@@ -61,6 +69,7 @@ export class Writer {
       method: 'PUT',
       path: objectPath(resource, namespace, name) + query,
       body: { ...body, metadata: { ...body.metadata, managedFields: ownedManagedFields(body) } },
+      accept: METADATA_WRITE_ACCEPT,
     });
     return replaced;
   }
@@ -77,6 +86,7 @@ export class Writer {
       path: objectPath(resource, namespace, name) + query,
       body: { ...patch, metadata: { ...patch.metadata, managedFields: ownedManagedFields(patch) } },
       contentType: 'application/merge-patch+json',
+      accept: METADATA_WRITE_ACCEPT,
     });
     return patched;
   }
