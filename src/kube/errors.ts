@@ -1,7 +1,16 @@
 /**
  * API errors, classified once so that every caller handles them the same way: the queue retries
  * what is transient, the writer falls back on what is invalid, the list/watch relists on Gone.
+ * Kubeconfig errors are configuration mistakes: `nsync run` exits 2 on them.
  */
+
+/** A kubeconfig nsync cannot use. Messages name files, contexts, clusters and users, never secrets. */
+export class KubeconfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KubeconfigError';
+  }
+}
 
 /** An error answer from the API server. Its message never carries request bodies (no data values). */
 export class ApiError extends Error {
