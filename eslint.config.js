@@ -68,6 +68,25 @@ export default tseslint.config(
     rules: layer(['@kubernetes/*'], 'Only src/kube/ imports @kubernetes/client-node.'),
   },
   {
+    // Importing it costs ~84 MiB of RSS: only the kubeconfig fallback loads it, with await import().
+    files: ['src/kube/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@kubernetes/*'],
+              allowTypeImports: true,
+              message:
+                'Import @kubernetes/client-node dynamically, for the kubeconfig fallback only (docs/adr/0008).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { process: 'readonly', URL: 'readonly', console: 'readonly' } },

@@ -9,7 +9,7 @@ import { describeError } from '../app/events.ts';
 import { serveHealth } from '../app/health.ts';
 import { createLogger } from '../app/log.ts';
 import { Metrics } from '../app/metrics.ts';
-import { loadKubeConfig, Transport } from '../kube/transport.ts';
+import { KubeconfigError, loadKubeConfig, Transport, type ResolvedKubeconfig } from '../kube/transport.ts';
 import { VERSION } from './version.ts';
 
 /** Runs the controller until a signal; returns the exit code. */
@@ -25,12 +25,20 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
     throw error;
   }
   const log = createLogger(config.logLevel);
-  const kubeConfig = loadKubeConfig(config.access);
+  let kubeConfig: ResolvedKubeconfig;
+  try {
+    kubeConfig = loadKubeConfig(config.access, { env });
+  } catch (error) {
+    if (error instanceof KubeconfigError) {
+      process.stderr.write(`nsync run: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
   if (config.leaderElection.enabled && config.leaderElection.namespace === '') {
-    const contextNamespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
     config = {
       ...config,
-      leaderElection: { ...config.leaderElection, namespace: contextNamespace ?? 'default' },
+      leaderElection: { ...config.leaderElection, namespace: kubeConfig.namespace ?? 'default' },
     };
   }
   // The identity in the User-Agent lets audit logs tell the writes of each replica apart.
@@ -48,6 +56,10 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
     {
       version: VERSION,
       server: transport.server.origin,
+      kubeconfig: kubeConfig.origin,
+      context: kubeConfig.context,
+      // Which parts of the kubeconfig needed @kubernetes/client-node (docs/adr/0008).
+      ...(kubeConfig.fallback.length === 0 ? {} : { clientNodeFallback: kubeConfig.fallback }),
       listen:
         typeof address === 'object' && address ? `${address.address}:${String(address.port)}` : config.listen,
       kinds: config.kinds,

@@ -1,36 +1,25 @@
 /**
- * The one HTTP transport to the API server. Authentication (kubeconfig files, contexts,
- * in-cluster service account, exec plugins) comes from @kubernetes/client-node's KubeConfig; the
- * requests are our own on a keep-alive agent, because nsync needs what the generated client
- * cannot express: metadata-only list/watch by content negotiation, streaming watches with a
- * watchdog, and one connection pool with one error classification (docs/adr/0002).
+ * The one HTTP transport to the API server. Where the server is and how to authenticate
+ * (kubeconfig files, contexts, in-cluster service account, exec plugins) comes from
+ * ./kubeconfig.ts, nsync's own loader: @kubernetes/client-node's KubeConfig costs ~84 MiB of RSS
+ * and is imported only for the kubeconfigs that loader hands over (docs/adr/0008). The requests
+ * are our own on a keep-alive agent, because nsync needs what the generated client cannot
+ * express: metadata-only list/watch by content negotiation, streaming watches with a watchdog,
+ * and one connection pool with one error classification (docs/adr/0002).
  */
-import { KubeConfig } from '@kubernetes/client-node';
-import { Agent, request, type RequestOptions } from 'node:https';
+import { Agent, request } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { apiErrorFrom } from './errors.ts';
+import type { CredentialSource, ResolvedKubeconfig } from './kubeconfig.ts';
 
-/** Where to find the cluster. */
-export interface ClusterAccess {
-  /** A kubeconfig file; undefined = the default chain ($KUBECONFIG, ~/.kube/config, in-cluster). */
-  readonly kubeconfig?: string | undefined;
-  readonly context?: string | undefined;
-  /** Force the in-cluster service account. */
-  readonly inCluster?: boolean;
-}
-
-/** Loads a KubeConfig as kubectl would. */
-export function loadKubeConfig(access: ClusterAccess): KubeConfig {
-  const config = new KubeConfig();
-  if (access.inCluster === true) config.loadFromCluster();
-  else if (access.kubeconfig !== undefined) config.loadFromFile(access.kubeconfig);
-  else config.loadFromDefault();
-  if (access.context !== undefined) config.setCurrentContext(access.context);
-  if (!config.getCurrentCluster())
-    throw new Error('no cluster in the kubeconfig (check --kubeconfig and --context)');
-  return config;
-}
+export {
+  KubeconfigError,
+  loadKubeConfig,
+  type ClusterAccess,
+  type KubeconfigEnvironment,
+  type ResolvedKubeconfig,
+} from './kubeconfig.ts';
 
 /** Options of one request. */
 export interface RequestSpec {
@@ -50,9 +39,6 @@ export interface JsonResponse<T> {
   readonly body: T;
 }
 
-/** How long authentication headers are reused before asking the KubeConfig again (token rotation). */
-const AUTH_REFRESH_MS = 60_000;
-
 /** Transport knobs. */
 export interface TransportOptions {
   /** Connections kept to the API server. @default 32 */
@@ -64,29 +50,33 @@ export interface TransportOptions {
 /** JSON requests and watch streams against one API server. */
 export class Transport {
   readonly server: URL;
-  private readonly config: KubeConfig;
+  private readonly credentials: CredentialSource;
   private readonly agent: Agent | HttpAgent;
   private readonly userAgent: string;
-  private headers: Record<string, string> = {};
-  private headersAt = -Infinity;
 
-  private constructor(config: KubeConfig, server: URL, agent: Agent | HttpAgent, userAgent: string) {
-    this.config = config;
+  private constructor(
+    server: URL,
+    credentials: CredentialSource,
+    agent: Agent | HttpAgent,
+    userAgent: string,
+  ) {
     this.server = server;
+    this.credentials = credentials;
     this.agent = agent;
     this.userAgent = userAgent;
   }
 
-  /** Builds the transport: TLS material once, a keep-alive pool, auth headers refreshed. */
-  static async create(config: KubeConfig, options: TransportOptions = {}): Promise<Transport> {
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error('no current cluster in the kubeconfig');
-    const server = new URL(cluster.server);
-    const tls: RequestOptions = {};
-    await config.applyToHTTPSOptions(tls);
+  /**
+   * Builds the transport: TLS material once, a keep-alive pool. Asks for credentials once, so a
+   * missing exec plugin or token fails here, at start, rather than on the first watch.
+   */
+  static async create(config: ResolvedKubeconfig, options: TransportOptions = {}): Promise<Transport> {
+    const { server, tls, credentials, agent: proxyAgent } = await config.connect();
+    await credentials.current();
     const maxSockets = options.maxSockets ?? 32;
     const agent =
-      server.protocol === 'http:'
+      proxyAgent ??
+      (server.protocol === 'http:'
         ? new HttpAgent({ keepAlive: true, maxSockets })
         : new Agent({
             keepAlive: true,
@@ -96,30 +86,16 @@ export class Transport {
             ...(tls.key === undefined ? {} : { key: tls.key }),
             ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
             ...(tls.servername === undefined ? {} : { servername: tls.servername }),
-          });
-    return new Transport(config, server, agent, options.userAgent ?? 'nsync');
-  }
-
-  private async authHeaders(): Promise<Record<string, string>> {
-    if (performance.now() - this.headersAt < AUTH_REFRESH_MS) return this.headers;
-    const options: RequestOptions = {};
-    await this.config.applyToHTTPSOptions(options);
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (typeof value === 'string') headers[name] = value;
-    }
-    if (typeof options.auth === 'string')
-      headers['Authorization'] = `Basic ${Buffer.from(options.auth).toString('base64')}`;
-    this.headers = headers;
-    this.headersAt = performance.now();
-    return headers;
+          }));
+    return new Transport(server, credentials, agent, options.userAgent ?? 'nsync');
   }
 
   private async open(spec: RequestSpec): Promise<IncomingMessage> {
     const url = new URL(this.server.pathname.replace(/\/$/, '') + spec.path, this.server);
     const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const credential = await this.credentials.current();
     const headers: Record<string, string> = {
-      ...(await this.authHeaders()),
+      ...credential.headers,
       Accept: spec.accept ?? 'application/json',
       'User-Agent': this.userAgent,
     };
@@ -128,10 +104,16 @@ export class Transport {
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     const send = url.protocol === 'http:' ? httpRequest : request;
+    // An exec plugin's client certificate can change when it is asked again; the agent keys its
+    // sockets by certificate, so a rotated one gets new connections.
+    const clientCert =
+      url.protocol === 'https:' && credential.cert !== undefined && credential.key !== undefined
+        ? { cert: credential.cert, key: credential.key }
+        : {};
     return new Promise((resolve, reject) => {
       const req = send(
         url,
-        { method: spec.method, agent: this.agent, headers, signal: spec.signal },
+        { method: spec.method, agent: this.agent, headers, signal: spec.signal, ...clientCert },
         resolve,
       );
       req.setTimeout(spec.timeoutMs ?? 30_000, () => {
@@ -149,6 +131,7 @@ export class Transport {
     const text = await readText(response);
     const status = response.statusCode ?? 0;
     if (status < 200 || status >= 300) {
+      if (status === 401) this.credentials.invalidate();
       const retryAfter = response.headers['retry-after'];
       throw apiErrorFrom(
         status,
@@ -168,6 +151,7 @@ export class Transport {
     const response = await this.open({ ...spec, timeoutMs: spec.timeoutMs ?? 0 });
     const status = response.statusCode ?? 0;
     if (status < 200 || status >= 300) {
+      if (status === 401) this.credentials.invalidate();
       throw apiErrorFrom(status, await readText(response), `${spec.method} ${spec.path}`);
     }
     response.setEncoding('utf8');

@@ -350,9 +350,6 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           '- name: via-proxy',
           '  cluster:',
           `    server: ${url}`,
-          // Meaningless over plain HTTP, but @kubernetes/client-node refuses an http: server
-          // without it ("HTTP protocol is not allowed when skipTLSVerify is not set").
-          '    insecure-skip-tls-verify: true',
           'users:',
           `- name: ${user}`,
           '  user:',
