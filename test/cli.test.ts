@@ -122,3 +122,19 @@ test('nsync explain prints a decision and its reason for every namespace', async
   assert.match(line(src), /source-namespace/);
   assert.match(line('kube-system'), /excluded/);
 });
+
+test('nsync run and explain exit 2 with the reason when the kubeconfig cannot be used', async () => {
+  const missing = '/nonexistent/nsync-kubeconfig';
+  for (const args of [
+    ['run', `--kubeconfig=${missing}`],
+    ['explain', 'secret/x', '-n', 'default', `--kubeconfig=${missing}`],
+  ]) {
+    const outcome = await promisify(execFile)(process.execPath, [bin, ...args]).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.equal(outcome.code, 2, args[0]);
+    assert.match(outcome.stderr, new RegExp(`nsync ${args[0] ?? ''}: .*${missing}`));
+    assert.doesNotMatch(outcome.stderr, /\n\s+at /, 'no stack trace');
+  }
+});

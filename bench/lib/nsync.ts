@@ -362,14 +362,14 @@ export class NsyncProcess {
 
 /**
  * RSS of a reference process on the same Node binary after `settleMs`: `bare` does nothing,
- * `client-node` only imports @kubernetes/client-node (what src/kube/transport.ts imports for
- * KubeConfig). The fixed part of nsync's memory, to read S4 against.
+ * `libraries` only imports the libraries nsync loads on its normal path (pino, prom-client,
+ * js-yaml, re2js). The fixed part of nsync's memory, to read S4 against.
  */
-export async function referenceRss(kind: 'bare' | 'client-node', settleMs = 3000): Promise<number> {
+export async function referenceRss(kind: 'bare' | 'libraries', settleMs = 3000): Promise<number> {
   const code =
     kind === 'bare'
       ? 'setTimeout(() => {}, 600000);'
-      : "await import('@kubernetes/client-node'); setTimeout(() => {}, 600000);";
+      : "await Promise.all(['pino', 'prom-client', 'js-yaml', 're2js'].map((name) => import(name))); setTimeout(() => {}, 600000);";
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, stdio: 'ignore' });
   live.add(child);
   try {

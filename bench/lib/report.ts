@@ -230,8 +230,8 @@ export function summarize(
     }
     rows.push({
       scenario: 'S4',
-      measure: 'reference RSS: bare node / node + import @kubernetes/client-node',
-      value: `${n(memory.reference.bareNodeMiB)} / ${n(memory.reference.clientNodeImportMiB)} MiB`,
+      measure: 'reference RSS: bare node / node + nsync’s runtime libraries',
+      value: `${n(memory.reference.bareNodeMiB)} / ${n(memory.reference.librariesMiB)} MiB`,
       goal: '',
       met: undefined,
       load: '',

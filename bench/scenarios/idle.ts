@@ -114,8 +114,8 @@ export interface IdleResult {
     readonly createUnrelatedMs: number;
     readonly checkout: { readonly without: Memory; readonly with: Memory };
     readonly compiled: { readonly without: Memory; readonly with: Memory; readonly withLive: Memory };
-    /** RSS of Node doing nothing, and of Node that only imported @kubernetes/client-node. */
-    readonly reference: { readonly bareNodeMiB: number; readonly clientNodeImportMiB: number };
+    /** RSS of Node doing nothing, and of Node that only imported nsync's runtime libraries. */
+    readonly reference: { readonly bareNodeMiB: number; readonly librariesMiB: number };
     readonly restarts: {
       readonly compiledWithout: Restart;
       readonly checkoutWith: Restart;
@@ -389,7 +389,7 @@ export async function runIdle(context: Context): Promise<IdleResult> {
     );
     const reference = {
       bareNodeMiB: Math.round((await referenceRss('bare')) / MiB),
-      clientNodeImportMiB: Math.round((await referenceRss('client-node')) / MiB),
+      librariesMiB: Math.round((await referenceRss('libraries')) / MiB),
     };
     context.say(
       `S4: with unrelated Secrets: RSS ${String(checkoutWith.rssMiB)} MiB (compiled ${String(compiledWith.rssMiB)}), live heap ${String(checkoutWith.liveHeapMiB)} MiB (compiled ${String(compiledWith.liveHeapMiB)})`,

@@ -7,7 +7,7 @@ import { ClusterCache } from '../app/cache.ts';
 import { ConfigError, guardrailsOf, OPTIONS, parseConfig, type Config } from '../app/config.ts';
 import { planSource, snapshotOf } from '../app/reconcile.ts';
 import { SourceReader } from '../app/sources.ts';
-import { loadKubeConfig, Transport } from '../kube/transport.ts';
+import { KubeconfigError, loadKubeConfig, Transport } from '../kube/transport.ts';
 import { Writer } from '../kube/writer.ts';
 import { formatExplain } from '../plan/explain.ts';
 import { Limiter } from '../runtime/limit.ts';
@@ -76,7 +76,16 @@ export async function explainCommand(argv: readonly string[], env: NodeJS.Proces
     }
     throw error;
   }
-  const transport = await Transport.create(loadKubeConfig(config.access));
+  let transport: Transport;
+  try {
+    transport = await Transport.create(loadKubeConfig(config.access, { env }));
+  } catch (error) {
+    if (error instanceof KubeconfigError) {
+      process.stderr.write(`nsync explain: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
   const cache = new ClusterCache(transport, [kind]);
   const stop = new AbortController();
   const running = cache.run(stop.signal);
