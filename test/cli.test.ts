@@ -131,7 +131,7 @@ test('nsync run and explain exit 2 with the reason when the kubeconfig cannot be
   ]) {
     const outcome = await promisify(execFile)(process.execPath, [bin, ...args]).then(
       () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
+      (error: unknown) => error as { code: number; stderr: string },
     );
     assert.equal(outcome.code, 2, args[0]);
     assert.match(outcome.stderr, new RegExp(`nsync ${args[0] ?? ''}: .*${missing}`));
