@@ -23,8 +23,8 @@ const BIN = join(ROOT, 'bin', 'nsync.js');
 /**
  * How nsync is started: `checkout` is `node bin/nsync.js` on the TypeScript sources (Node strips
  * the types at load), as `npm run demo` does; `compiled` is what the container image runs — the
- * tsc output, `node --enable-source-maps dist/cli/main.js` with NODE_ENV=production. `nodeFlags`
- * replaces the Node flags (default: none for checkout, the image's --enable-source-maps for compiled).
+ * tsc output, `node dist/cli/main.js` with the image's NODE_OPTIONS flags (imageNodeFlags) and
+ * NODE_ENV=production. `nodeFlags` replaces the Node flags (default: none for checkout).
  */
 export type Runtime =
   | { readonly kind: 'checkout'; readonly nodeFlags?: readonly string[] }
@@ -58,7 +58,18 @@ export function compileNsync(dir: string): Runtime {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   if (!existsSync(join(dir, 'node_modules')))
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  return { kind: 'compiled', main: join(out, 'cli', 'main.js') };
+  return { kind: 'compiled', main: join(out, 'cli', 'main.js'), nodeFlags: imageNodeFlags() };
+}
+
+/**
+ * The Node flags the container image sets (its NODE_OPTIONS in the Dockerfile), so the compiled
+ * runtime is measured exactly as the image runs it, and stays so when the Dockerfile changes.
+ */
+export function imageNodeFlags(): string[] {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const options = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1];
+  if (options === undefined) throw new Error('the Dockerfile sets no NODE_OPTIONS="…"');
+  return options.split(' ').filter((flag) => flag !== '');
 }
 
 /** Clock ticks per second of /proc/<pid>/stat (Linux uses 100 on every common platform). */

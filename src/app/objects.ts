@@ -7,6 +7,7 @@ import type { RawManagedFields, RawObject } from '../kube/resources.ts';
 import { FIELD_MANAGER } from '../kube/writer.ts';
 import type { ObjectMeta } from '../plan/model.ts';
 import { compareText, defersToManagedFields, ownValue } from '../plan/render.ts';
+import { RecordInterner, StringInterner } from '../runtime/intern.ts';
 import { hasDialectKey, owned, replicator } from '../rules/markers.ts';
 import type { Kind, NamespaceInfo, TargetSpec } from '../rules/model.ts';
 import { parseTarget } from '../rules/parse.ts';
@@ -78,18 +79,32 @@ function withoutLastApplied(annotations: Readonly<Record<string, string>>): Read
   return rest;
 }
 
+/**
+ * Equal names, namespaces, labels and annotations share one instance across records: a source's
+ * mirrors all carry the same name and markers (see runtime/intern.ts).
+ */
+const names = new StringInterner(16_384);
+const maps = new RecordInterner(4_096);
+
+/** A label or annotation map as the cache keeps it: shared when equal, EMPTY when empty. */
+function shared(map: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
+  if (map === undefined) return EMPTY;
+  for (const _key in map) return maps.intern(map);
+  return EMPTY;
+}
+
 /** The compact cache record of a Secret or ConfigMap (from full or metadata-only objects). */
 export function toObjectMeta(kind: Kind, raw: RawObject): ObjectMeta {
   const metadata = raw.metadata;
   const relevant = isRelevant(raw);
   return {
     kind,
-    namespace: metadata.namespace ?? '',
-    name: metadata.name,
+    namespace: names.intern(metadata.namespace ?? ''),
+    name: names.intern(metadata.name),
     uid: metadata.uid,
     resourceVersion: metadata.resourceVersion,
-    labels: relevant ? (metadata.labels ?? EMPTY) : EMPTY,
-    annotations: relevant ? withoutLastApplied(metadata.annotations ?? EMPTY) : EMPTY,
+    labels: relevant ? shared(metadata.labels) : EMPTY,
+    annotations: relevant ? shared(withoutLastApplied(metadata.annotations ?? EMPTY)) : EMPTY,
     ownerReferences: relevant ? (metadata.ownerReferences ?? NO_OWNERS) : NO_OWNERS,
     contentForeign: relevant && contentWrittenByOthers(metadata.managedFields),
     deleting: metadata.deletionTimestamp !== undefined,

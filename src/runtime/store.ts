@@ -39,11 +39,18 @@ export interface StoreOptions<T, I extends string> {
   readonly unchanged?: (old: T, next: T) => boolean;
 }
 
-/** A cached item with the index values it was filed under, so removal never re-runs index functions. */
+/**
+ * A cached item with the index values it was filed under, so removal never re-runs index
+ * functions: one list per index, in the order of the store's index names. Most items are in no
+ * index at all and share one empty record — a store holds tens of thousands of entries, and a
+ * Map per entry cost more than the items themselves.
+ */
 interface Entry<T> {
   readonly item: T;
-  readonly indexed: ReadonlyMap<string, readonly string[]>;
+  readonly indexed: readonly (readonly string[])[];
 }
+
+const NO_VALUES: readonly string[] = Object.freeze([]);
 
 /** Index name → index value → keys. Empty value sets are removed, so memory follows content. */
 type IndexTable = Map<string, Map<string, Set<string>>>;
@@ -63,6 +70,10 @@ export class StoreListenerError extends AggregateError {
 export class Store<T, I extends string = never> {
   readonly #keyOf: (item: T) => string;
   readonly #indexFns: ReadonlyMap<string, (item: T) => readonly string[]>;
+  /** The index names, in the order of Entry.indexed. */
+  readonly #indexNames: readonly string[];
+  /** Entry.indexed of an item in no index. */
+  readonly #notIndexed: readonly (readonly string[])[];
   readonly #unchanged: (old: T, next: T) => boolean;
   #entries = new Map<string, Entry<T>>();
   #index: IndexTable = new Map();
@@ -77,6 +88,8 @@ export class Store<T, I extends string = never> {
     this.#indexFns = new Map<string, (item: T) => readonly string[]>(
       Object.entries<(item: T) => readonly string[]>(options.indexes ?? {}),
     );
+    this.#indexNames = [...this.#indexFns.keys()];
+    this.#notIndexed = Object.freeze(this.#indexNames.map(() => NO_VALUES));
     this.#unchanged = options.unchanged ?? Object.is;
     this.#index = this.#emptyIndex();
   }
@@ -233,14 +246,20 @@ export class Store<T, I extends string = never> {
 
   /** Computes an item's index values up front, so a throwing index function changes nothing. */
   #entryOf(item: T): Entry<T> {
-    const indexed = new Map<string, readonly string[]>();
-    for (const [name, fn] of this.#indexFns) indexed.set(name, [...new Set(fn(item))]);
-    return { item, indexed };
+    let indexed: (readonly string[])[] | undefined;
+    this.#indexNames.forEach((name, position) => {
+      const values = this.#indexFns.get(name)?.(item) ?? NO_VALUES;
+      if (values.length === 0) return;
+      indexed ??= [...this.#notIndexed];
+      indexed[position] = values.length === 1 ? values : [...new Set(values)];
+    });
+    return { item, indexed: indexed ?? this.#notIndexed };
   }
 
   #fileEntry(key: string, entry: Entry<T>): void {
-    for (const [name, values] of entry.indexed) {
-      const table = this.#index.get(name);
+    if (entry.indexed === this.#notIndexed) return;
+    for (const [position, values] of entry.indexed.entries()) {
+      const table = this.#index.get(this.#indexNames[position] ?? '');
       if (!table) continue;
       for (const value of values) {
         const keys = table.get(value);
@@ -251,8 +270,9 @@ export class Store<T, I extends string = never> {
   }
 
   #unfileEntry(key: string, entry: Entry<T>): void {
-    for (const [name, values] of entry.indexed) {
-      const table = this.#index.get(name);
+    if (entry.indexed === this.#notIndexed) return;
+    for (const [position, values] of entry.indexed.entries()) {
+      const table = this.#index.get(this.#indexNames[position] ?? '');
       if (!table) continue;
       for (const value of values) {
         const keys = table.get(value);
