@@ -64,10 +64,10 @@ async function applyOne(deps: ApplyDeps, op: WriteOp): Promise<void> {
   const count = async <T>(verb: string, write: () => Promise<T>): Promise<T> => {
     try {
       const result = await write();
-      metrics.writes.inc({ verb, outcome: 'success' });
+      metrics.countWrite(verb, 'success');
       return result;
     } catch (error) {
-      metrics.writes.inc({ verb, outcome: classify(error) });
+      metrics.countWrite(verb, classify(error));
       throw error;
     }
   };

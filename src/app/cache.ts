@@ -96,14 +96,21 @@ export class ClusterCache {
         storeSink(this.namespaces, toNamespaceInfo, (namespace) => namespace.name),
       ),
       ...kinds.map((kind) =>
-        watch(
-          RESOURCES[kind],
-          storeSink(
+        watch(RESOURCES[kind], {
+          ...storeSink(
             this.objects[kind],
             (raw) => toObjectMeta(kind, raw),
             (meta) => objectKey(meta.namespace, meta.name),
           ),
-        ),
+          known: (raw) => {
+            const held = this.objects[kind].get(objectKey(raw.metadata.namespace ?? '', raw.metadata.name));
+            return (
+              held !== undefined &&
+              held.resourceVersion === raw.metadata.resourceVersion &&
+              held.uid === raw.metadata.uid
+            );
+          },
+        }),
       ),
     ];
   }

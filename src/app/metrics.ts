@@ -33,6 +33,7 @@ export class Metrics {
   readonly events: Counter<'type' | 'reason'>;
   private readonly mirrorsBySource = new Map<string, Readonly<Record<MirrorState, number>>>();
   private readonly problemsSeen = new Set<string>();
+  private readonly writeCounters = new Map<string, { inc(): void }>();
   private live: LiveState | undefined;
 
   constructor(version: string, options: { defaultMetrics?: boolean } = {}) {
@@ -153,6 +154,20 @@ export class Metrics {
     if (this.problemsSeen.size >= 50_000) this.problemsSeen.clear();
     this.problemsSeen.add(key);
     this.ruleProblems.inc({ dialect });
+  }
+
+  /**
+   * Counts one write. prom-client hashes the label set on every inc; a fan-out counts thousands
+   * of writes with a handful of label sets, so their children are kept.
+   */
+  countWrite(verb: string, outcome: string): void {
+    const key = `${verb}|${outcome}`;
+    let child = this.writeCounters.get(key);
+    if (child === undefined) {
+      child = this.writes.labels({ verb, outcome });
+      this.writeCounters.set(key, child);
+    }
+    child.inc();
   }
 
   /** Records the mirror states of one source after its reconcile (undefined: the source is gone). */

@@ -155,8 +155,28 @@ export async function reconcile(deps: ReconcileDeps, queueKey: string): Promise<
   }
   const key = parseSourceQueueKey(queueKey);
   if (key === undefined) return {};
-  const { snapshot, plan: result } = await planSource(deps, await snapshotOf(deps, key));
+  const started = performance.now();
+  const read = await snapshotOf(deps, key);
+  const snapshotAt = performance.now();
+  const { snapshot, plan: result } = await planSource(deps, read);
+  const plannedAt = performance.now();
   const failures = await applyOps({ ...deps, stores: deps.cache.objects }, result.ops);
+  if (deps.log.isLevelEnabled('debug')) {
+    const ms = (from: number, to: number): number => Math.round((to - from) * 10) / 10;
+    deps.log.debug(
+      {
+        source: queueKey,
+        decisions: result.decisions.length,
+        writes: result.ops.length,
+        failed: failures.length,
+        targetsRead: snapshot.pullTargets.filter((target) => target.held !== undefined).length,
+        snapshotMs: ms(started, snapshotAt),
+        planMs: ms(snapshotAt, plannedAt),
+        writeMs: ms(plannedAt, performance.now()),
+      },
+      'reconciled',
+    );
+  }
   report(deps, snapshot, result, failures);
   if (failures.length === 0) return {};
   const retryAfterMs = failures.map((failure) =>

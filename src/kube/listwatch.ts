@@ -22,6 +22,11 @@ export interface ListWatchSink<T> {
    * large list never holds more than one page of full objects (managedFields and all) at once.
    */
   convert(raw: RawObject): T;
+  /**
+   * Whether the sink already holds exactly this version of the object — the watch's echo of a
+   * write whose answer was applied already — so converting and delivering it again is skipped.
+   */
+  known?(raw: RawObject): boolean;
   /** A complete list replaced whatever was known (first sync, and every relist). */
   relisted(items: readonly T[]): void;
   /** One watch event. */
@@ -216,6 +221,10 @@ export class ListWatch<T> {
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED':
+        if (this.options.sink.known?.(object) !== true) {
+          this.options.sink.event(event.type, this.options.sink.convert(object));
+        }
+        return object.metadata.resourceVersion;
       case 'DELETED':
         this.options.sink.event(event.type, this.options.sink.convert(object));
         return object.metadata.resourceVersion;

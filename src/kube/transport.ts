@@ -53,6 +53,10 @@ export class Transport {
   private readonly credentials: CredentialSource;
   private readonly agent: Agent | HttpAgent;
   private readonly userAgent: string;
+  /** The server's host without IPv6 brackets, as request options want it. */
+  private readonly hostname: string;
+  /** The server URL's path (an API server behind a path prefix), without its trailing slash. */
+  private readonly pathPrefix: string;
 
   private constructor(
     server: URL,
@@ -64,6 +68,8 @@ export class Transport {
     this.credentials = credentials;
     this.agent = agent;
     this.userAgent = userAgent;
+    this.hostname = server.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.pathPrefix = server.pathname.replace(/\/$/, '');
   }
 
   /**
@@ -91,7 +97,7 @@ export class Transport {
   }
 
   private async open(spec: RequestSpec): Promise<IncomingMessage> {
-    const url = new URL(this.server.pathname.replace(/\/$/, '') + spec.path, this.server);
+    const url = this.server;
     const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const credential = await this.credentials.current();
     const headers: Record<string, string> = {
@@ -111,9 +117,19 @@ export class Transport {
         ? { cert: credential.cert, key: credential.key }
         : {};
     return new Promise((resolve, reject) => {
+      // Request options instead of a URL per request: parsing one per write was measurable in a fan-out.
       const req = send(
-        url,
-        { method: spec.method, agent: this.agent, headers, signal: spec.signal, ...clientCert },
+        {
+          protocol: url.protocol,
+          hostname: this.hostname,
+          port: url.port,
+          path: this.pathPrefix + spec.path,
+          method: spec.method,
+          agent: this.agent,
+          headers,
+          signal: spec.signal,
+          ...clientCert,
+        },
         resolve,
       );
       req.setTimeout(spec.timeoutMs ?? 30_000, () => {
