@@ -66,7 +66,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
   },
   full: {
     name: 'full',
-    fanout: { namespaces: 1000, rounds: 5, concurrencies: CONCURRENCIES },
+    fanout: { namespaces: 1000, rounds: 9, concurrencies: CONCURRENCIES },
     latency: { namespaces: 20, updates: 200, newNamespaces: 20 },
     idle: {
       namespaces: 1000,
