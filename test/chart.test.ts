@@ -296,7 +296,7 @@ test('the defaults render the controller, its RBAC, Service and PodDisruptionBud
   assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
   assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'http' });
   assert.deepEqual(container.resources, {
-    requests: { cpu: '50m', memory: '64Mi' },
+    requests: { cpu: '50m', memory: '128Mi' },
     limits: { memory: '256Mi' },
   });
   assert.equal(container.securityContext.readOnlyRootFilesystem, true);
