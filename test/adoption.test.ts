@@ -118,3 +118,44 @@ test('two sources that want the same target: the first writer keeps it, the othe
     await nsync.stop();
   }
 });
+
+test('pull targets reflector filled are taken over: their source keys follow the source again', async () => {
+  const prefix = `ap${randomBytes(2).toString('hex')}`;
+  const [src = '', t = ''] = await createNamespaces(cluster, [
+    { name: `${prefix}-src` },
+    { name: `${prefix}-t` },
+  ]);
+  await createObject(cluster, 'secrets', src, {
+    metadata: {
+      name: 'origin',
+      annotations: {
+        'reflector.v1.k8s.emberstack.com/reflection-allowed': 'true',
+        'reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces': t,
+      },
+    },
+    data: { k: b64('current') },
+  });
+  // As reflector leaves a `reflects` target: its copy of the source (here an older one), marked
+  // with reflected-version; plus a key someone added since.
+  const target = await createObject(cluster, 'secrets', t, {
+    metadata: {
+      name: 'copy',
+      annotations: {
+        'reflector.v1.k8s.emberstack.com/reflects': `${src}/origin`,
+        'reflector.v1.k8s.emberstack.com/reflected-version': '12345',
+      },
+    },
+    data: { k: b64('old'), added: b64('mine') },
+  });
+  const nsync = await startNsync(cluster, [`${prefix}-*`]);
+  try {
+    const filled = await eventually('the reflector-filled key to follow the source', async () => {
+      const secret = await getObject(cluster, 'secrets', t, 'copy');
+      return secret?.data?.['k'] === b64('current') ? secret : undefined;
+    });
+    assert.equal(filled.metadata.uid, target.metadata.uid);
+    assert.equal(filled.data?.['added'], b64('mine'), 'a key the source does not have is left alone');
+  } finally {
+    await nsync.stop();
+  }
+});

@@ -517,6 +517,26 @@ void describe('renderPullPatch', () => {
     assert.deepEqual(Object.keys(rendered.patch.data).sort(), ['host', 'pass', 'user']);
   });
 
+  void it('takes over the keys of a target reflector filled: no read, nothing kept', () => {
+    const target = pullTarget(
+      { dialect: 'reflector' },
+      { annotations: { [reflector.reflectedVersion]: '9' } },
+    );
+    const rendered = renderPullPatch({ source: source(), target, now: NOW });
+    assert.deepEqual(rendered.unverified, []);
+    assert.deepEqual(rendered.kept, []);
+    assert.deepEqual(Object.keys(rendered.patch.data).sort(), ['host', 'pass', 'user']);
+    // Once nsync has written it, its own record decides: a new source key is checked again.
+    const written = pullTarget(
+      { dialect: 'reflector' },
+      { annotations: { [reflector.reflectedVersion]: '9', [owned.copiedKeys]: 'user' } },
+    );
+    assert.deepEqual(renderPullPatch({ source: source(), target: written, now: NOW }).unverified, [
+      'host',
+      'pass',
+    ]);
+  });
+
   void it('keeps recorded own keys without reading the target again', () => {
     const target = pullTarget(
       {},

@@ -436,6 +436,19 @@ export function previouslyCopiedKeys(target: ObjectMeta): Set<string> {
 }
 
 /**
+ * Whether reflector filled this `reflects` target and nsync never has: reflector records no key
+ * list, but it replaces a target's data wholesale, so whatever source keys it holds are reflector's
+ * copies, not the target's own — taken over like keys nsync copied.
+ */
+function filledByReflector(target: PullTarget): boolean {
+  return (
+    target.request.dialect === 'reflector' &&
+    ownValue(target.meta.annotations, reflector.reflectedVersion) !== undefined &&
+    ownValue(target.meta.annotations, owned.copiedKeys) === undefined
+  );
+}
+
+/**
  * The keys a target is known to have of its own: read just now (`held`), else as recorded at the
  * last write. A record deferred to managedFields (over budget) knows nothing: nsync's entry
  * names only the keys nsync wrote, so the target is read again instead.
@@ -479,6 +492,7 @@ export function renderPullPatch(input: PullInput): RenderedPull {
   const kind = source.meta.kind;
   const selected = selectContent(source.content, target.request.keys);
   const previous = previouslyCopiedKeys(target.meta);
+  if (filledByReflector(target)) for (const key of contentKeys(selected)) previous.add(key);
   const ownKnown = knownOwnKeys(target);
   const fresh = contentKeys(selected).filter((key) => !previous.has(key));
   const kept = fresh.filter((key) => ownKnown.has(key));
