@@ -69,9 +69,8 @@ export class StoreListenerError extends AggregateError {
  */
 export class Store<T, I extends string = never> {
   readonly #keyOf: (item: T) => string;
-  readonly #indexFns: ReadonlyMap<string, (item: T) => readonly string[]>;
-  /** The index names, in the order of Entry.indexed. */
-  readonly #indexNames: readonly string[];
+  /** The indexes, in the order of Entry.indexed. */
+  readonly #indexes: readonly { readonly name: string; readonly fn: (item: T) => readonly string[] }[];
   /** Entry.indexed of an item in no index. */
   readonly #notIndexed: readonly (readonly string[])[];
   readonly #unchanged: (old: T, next: T) => boolean;
@@ -85,11 +84,10 @@ export class Store<T, I extends string = never> {
   /** Starts empty and unsynced; the key and index functions are fixed for the store's life. */
   constructor(options: StoreOptions<T, I>) {
     this.#keyOf = options.key;
-    this.#indexFns = new Map<string, (item: T) => readonly string[]>(
-      Object.entries<(item: T) => readonly string[]>(options.indexes ?? {}),
+    this.#indexes = Object.entries<(item: T) => readonly string[]>(options.indexes ?? {}).map(
+      ([name, fn]) => ({ name, fn }),
     );
-    this.#indexNames = [...this.#indexFns.keys()];
-    this.#notIndexed = Object.freeze(this.#indexNames.map(() => NO_VALUES));
+    this.#notIndexed = Object.freeze(this.#indexes.map(() => NO_VALUES));
     this.#unchanged = options.unchanged ?? Object.is;
     this.#index = this.#emptyIndex();
   }
@@ -241,14 +239,14 @@ export class Store<T, I extends string = never> {
   }
 
   #emptyIndex(): IndexTable {
-    return new Map([...this.#indexFns.keys()].map((name) => [name, new Map<string, Set<string>>()]));
+    return new Map(this.#indexes.map(({ name }) => [name, new Map<string, Set<string>>()]));
   }
 
   /** Computes an item's index values up front, so a throwing index function changes nothing. */
   #entryOf(item: T): Entry<T> {
     let indexed: (readonly string[])[] | undefined;
-    this.#indexNames.forEach((name, position) => {
-      const values = this.#indexFns.get(name)?.(item) ?? NO_VALUES;
+    this.#indexes.forEach(({ fn }, position) => {
+      const values = fn(item);
       if (values.length === 0) return;
       indexed ??= [...this.#notIndexed];
       indexed[position] = values.length === 1 ? values : [...new Set(values)];
@@ -259,7 +257,7 @@ export class Store<T, I extends string = never> {
   #fileEntry(key: string, entry: Entry<T>): void {
     if (entry.indexed === this.#notIndexed) return;
     for (const [position, values] of entry.indexed.entries()) {
-      const table = this.#index.get(this.#indexNames[position] ?? '');
+      const table = this.#index.get(this.#indexes[position]?.name ?? '');
       if (!table) continue;
       for (const value of values) {
         const keys = table.get(value);
@@ -272,7 +270,7 @@ export class Store<T, I extends string = never> {
   #unfileEntry(key: string, entry: Entry<T>): void {
     if (entry.indexed === this.#notIndexed) return;
     for (const [position, values] of entry.indexed.entries()) {
-      const table = this.#index.get(this.#indexNames[position] ?? '');
+      const table = this.#index.get(this.#indexes[position]?.name ?? '');
       if (!table) continue;
       for (const value of values) {
         const keys = table.get(value);
