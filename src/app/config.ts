@@ -5,8 +5,11 @@
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { compileNamespaceGlobList } from '../rules/patterns.ts';
-import type { Dialect, Kind } from '../rules/model.ts';
+import { compileKeyGlobList, copyPolicy } from '../rules/copy-policy.ts';
+import { compileNamespaceGlobList, parsePatternList } from '../rules/patterns.ts';
+import type { Dialect, Kind, NamePattern } from '../rules/model.ts';
+import type { FanOutBudget } from '../plan/budget.ts';
+import type { ContestLimits } from '../plan/contest.ts';
 import { labelKeyProblem } from '../rules/names.ts';
 import type { Guardrails } from '../plan/model.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
@@ -122,6 +125,60 @@ export const OPTIONS = [
     default: '',
     help: 'this cluster’s name, written in kubed’s origin.cluster label',
   },
+  {
+    flag: 'target-consent',
+    type: 'boolean',
+    default: 'false',
+    help: 'push only into namespaces whose nsync.dev/accept-from annotation accepts the source’s namespace (multi-tenant clusters)',
+  },
+  {
+    flag: 'own-namespace',
+    type: 'string',
+    default: '',
+    help: 'nsync’s own namespace, never a mirror target (default: $POD_NAMESPACE)',
+  },
+  {
+    flag: 'mirror-into-own-namespace',
+    type: 'boolean',
+    default: 'false',
+    help: 'let pushes land in nsync’s own namespace too',
+  },
+  {
+    flag: 'never-copy-keys',
+    type: 'string',
+    default: '',
+    help: 'globs of label and annotation keys never copied, besides the built-in list',
+  },
+  {
+    flag: 'allow-copy-keys',
+    type: 'string',
+    default: '',
+    help: 'globs of keys on the built-in never-copy list that may be copied after all',
+  },
+  {
+    flag: 'max-restores',
+    type: 'string',
+    default: '3',
+    help: 'restores of a mirror someone else changed within --restore-window before it is left as contested',
+  },
+  {
+    flag: 'restore-window',
+    type: 'string',
+    default: '10m',
+    help: 'the window --max-restores counts in',
+  },
+  {
+    flag: 'max-targets-per-source',
+    type: 'string',
+    default: '10000',
+    help: 'mirrors one source may have; over it the source gets no new ones',
+  },
+  {
+    flag: 'max-bytes-per-source',
+    type: 'string',
+    default: '512Mi',
+    help: 'bytes one source may place (mirrors × content size; Ki, Mi, Gi); over it the source gets no new mirrors',
+  },
   { flag: 'log-level', type: 'string', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
 ] as const satisfies readonly OptionSpec[];
 
@@ -152,6 +209,14 @@ export interface Config {
   readonly identity: string;
   readonly clusterName: string;
   readonly adoptReplicatorReplicas: boolean;
+  readonly targetConsent: boolean;
+  /** nsync's own namespace ('' when unknown) and whether pushes may land there. */
+  readonly ownNamespace: string;
+  readonly mirrorIntoOwnNamespace: boolean;
+  readonly neverCopyKeys: readonly string[];
+  readonly allowCopyKeys: readonly string[];
+  readonly contest: ContestLimits;
+  readonly budget: FanOutBudget;
   readonly logLevel: LogLevel;
 }
 
@@ -168,6 +233,16 @@ export class ConfigError extends Error {
 /** The environment variable of a flag: --exclude-namespaces → NSYNC_EXCLUDE_NAMESPACES. */
 export function envName(flag: string): string {
   return `NSYNC_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** Parses a byte quantity such as 1048576, 512Ki, 512Mi, 2Gi. */
+export function parseBytes(text: string): number | undefined {
+  const match = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 }[
+    (match[2] ?? '') as '' | 'Ki'
+  ];
+  return Number(match[1]) * unit;
 }
 
 /** Parses a duration such as 500ms, 30s, 10m, 1h. */
@@ -240,6 +315,17 @@ export function parseConfig(
       problems.push(`--${flag}: expected a whole number from 1 to 1024, got "${raw(flag)}"`);
     return value;
   };
+  const whole = (flag: Flag, max: number): number => {
+    const value = Number(raw(flag));
+    if (!Number.isInteger(value) || value < 1 || value > max)
+      problems.push(`--${flag}: expected a whole number from 1 to ${String(max)}, got "${raw(flag)}"`);
+    return value;
+  };
+  const keyGlobs = (flag: Flag): string[] => {
+    const compiled = compileKeyGlobList(raw(flag));
+    if (!compiled.ok) problems.push(`--${flag}: ${compiled.error}`);
+    return parsePatternList(raw(flag));
+  };
   const globs = (flag: Flag): string[] => {
     const text = raw(flag).trim();
     if (text === '') return [];
@@ -288,6 +374,11 @@ export function parseConfig(
   }
   const kubeconfig = raw('kubeconfig').trim();
   const context = raw('context').trim();
+  const maxBytes = parseBytes(raw('max-bytes-per-source')) ?? 0;
+  if (maxBytes < 1)
+    problems.push(
+      `--max-bytes-per-source: expected a byte count such as 512Mi or 2Gi, got "${raw('max-bytes-per-source')}"`,
+    );
   const config: Config = {
     access: {
       ...(kubeconfig === '' ? {} : { kubeconfig }),
@@ -316,6 +407,13 @@ export function parseConfig(
     identity: raw('identity').trim() || env['POD_NAME'] || `${hostname()}-${String(process.pid)}`,
     clusterName: raw('cluster-name').trim(),
     adoptReplicatorReplicas: bool('adopt-replicator-replicas'),
+    targetConsent: bool('target-consent'),
+    ownNamespace: raw('own-namespace').trim() || env['POD_NAMESPACE'] || '',
+    mirrorIntoOwnNamespace: bool('mirror-into-own-namespace'),
+    neverCopyKeys: keyGlobs('never-copy-keys'),
+    allowCopyKeys: keyGlobs('allow-copy-keys'),
+    contest: { maxRestores: whole('max-restores', 1000), windowMs: duration('restore-window') },
+    budget: { maxTargets: whole('max-targets-per-source', 1_000_000), maxBytes },
     logLevel: logLevel as LogLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -345,5 +443,20 @@ export function guardrailsOf(config: Config): Guardrails {
     dialects: new Set(config.dialects),
     clusterName: config.clusterName,
     adoptReplicatorReplicas: config.adoptReplicatorReplicas,
+    targetConsent: config.targetConsent,
+    isProtected: (namespace) =>
+      !config.mirrorIntoOwnNamespace && config.ownNamespace !== '' && namespace === config.ownNamespace,
+    copyPolicy: copyPolicy({
+      never: keyPatterns(config.neverCopyKeys),
+      allow: keyPatterns(config.allowCopyKeys),
+    }),
+    contest: config.contest,
+    budget: config.budget,
   };
+}
+
+/** Compiles key globs parseConfig already validated. */
+function keyPatterns(entries: readonly string[]): NamePattern[] {
+  const compiled = compileKeyGlobList(entries.join(','));
+  return compiled.ok ? compiled.value : [];
 }

@@ -27,6 +27,11 @@ export interface EventSpec {
   readonly action: string;
   /** Human sentence; truncated to the API's 1 kB limit. */
   readonly note: string;
+  /**
+   * Emitted once per object and note while this process remembers it, not again after the repeat
+   * window: news that stays true (a key not copied) is told once. @default false
+   */
+  readonly once?: boolean;
 }
 
 /** Where Events are written (the kube Writer in production). */
@@ -83,7 +88,7 @@ export class EventRecorder {
     const now = this.options.now();
     const key = `${subject.uid}|${spec.reason}|${spec.note}`;
     const last = this.lastEmitted.get(key);
-    if (last !== undefined && now - last < this.options.repeatAfterMs) return false;
+    if (last !== undefined && (spec.once === true || now - last < this.options.repeatAfterMs)) return false;
     if (now - this.windowStart >= 60_000) {
       this.windowStart = now;
       this.inWindow = 0;

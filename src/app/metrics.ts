@@ -6,7 +6,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Mirror states counted by nsync_mirrors. */
-export type MirrorState = 'in_sync' | 'conflict' | 'refused' | 'error';
+export type MirrorState = 'in_sync' | 'conflict' | 'refused' | 'contested' | 'over_budget' | 'error';
+
+/** Every MirrorState, zero: the shape of one source's counts. */
+export function noMirrors(): Record<MirrorState, number> {
+  return { in_sync: 0, conflict: 0, refused: 0, contested: 0, over_budget: 0, error: 0 };
+}
 
 /** State read at scrape time, so gauges are exact when Prometheus asks and cost nothing between. */
 export interface LiveState {
@@ -94,7 +99,7 @@ export class Metrics {
       labelNames: ['state'],
       registers,
       collect: () => {
-        const totals: Record<MirrorState, number> = { in_sync: 0, conflict: 0, refused: 0, error: 0 };
+        const totals = noMirrors();
         for (const counts of this.mirrorsBySource.values()) {
           for (const state of Object.keys(totals) as MirrorState[]) totals[state] += counts[state];
         }

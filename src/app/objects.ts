@@ -5,10 +5,10 @@
  */
 import type { RawManagedFields, RawObject } from '../kube/resources.ts';
 import { FIELD_MANAGER } from '../kube/writer.ts';
-import type { ObjectMeta } from '../plan/model.ts';
+import type { ForeignWrite, ObjectMeta } from '../plan/model.ts';
 import { compareText, defersToManagedFields, ownValue } from '../plan/render.ts';
 import { RecordInterner, StringInterner } from '../runtime/intern.ts';
-import { hasDialectKey, owned, replicator } from '../rules/markers.ts';
+import { ACCEPT_FROM_ANNOTATION, hasDialectKey, owned, replicator } from '../rules/markers.ts';
 import type { Kind, NamespaceInfo, TargetSpec } from '../rules/model.ts';
 import { parseTarget } from '../rules/parse.ts';
 
@@ -31,6 +31,25 @@ export function contentWrittenByOthers(managedFields: readonly RawManagedFields[
       entry.fieldsV1 !== undefined &&
       CONTENT_FIELDS.some((field) => Object.hasOwn(entry.fieldsV1 ?? {}, field)),
   );
+}
+
+/**
+ * Who other than nsync wrote an object nsync manages since nsync's own last write (which resets
+ * managedFields to nsync's entry alone), and when the latest of them did; undefined when nobody
+ * did, so the records of untouched mirrors stay small. Tells a restore after someone else's change
+ * apart from an ordinary update, and dates that change (plan/contest.ts).
+ */
+export function foreignWriteOf(
+  managedFields: readonly RawManagedFields[] | undefined,
+): ForeignWrite | undefined {
+  const managers = new Set<string>();
+  let at = '';
+  for (const entry of managedFields ?? []) {
+    if (entry.manager === FIELD_MANAGER) continue;
+    managers.add(names.intern(entry.manager ?? '(unnamed)'));
+    if (entry.time !== undefined && entry.time > at) at = entry.time;
+  }
+  return managers.size === 0 ? undefined : { managers: [...managers].sort(compareText), at };
 }
 
 /** The content keys (data and binaryData) nsync's own managedFields entries name. */
@@ -97,6 +116,10 @@ function shared(map: Readonly<Record<string, string>> | undefined): Readonly<Rec
 export function toObjectMeta(kind: Kind, raw: RawObject): ObjectMeta {
   const metadata = raw.metadata;
   const relevant = isRelevant(raw);
+  const foreignWrite =
+    relevant && metadata.labels?.[owned.managedByLabel] === owned.managedByValue
+      ? foreignWriteOf(metadata.managedFields)
+      : undefined;
   return {
     kind,
     namespace: names.intern(metadata.namespace ?? ''),
@@ -109,15 +132,18 @@ export function toObjectMeta(kind: Kind, raw: RawObject): ObjectMeta {
     contentForeign: relevant && contentWrittenByOthers(metadata.managedFields),
     deleting: metadata.deletionTimestamp !== undefined,
     ...(relevant ? writtenKeysOf(metadata.annotations ?? EMPTY, metadata.managedFields) : {}),
+    ...(foreignWrite === undefined ? {} : { foreignWrite }),
   };
 }
 
 /** A namespace as the planner sees it; a deletionTimestamp means Terminating. */
 export function toNamespaceInfo(raw: RawObject): NamespaceInfo {
+  const acceptFrom = ownValue(raw.metadata.annotations ?? EMPTY, ACCEPT_FROM_ANNOTATION);
   return {
     name: raw.metadata.name,
     labels: raw.metadata.labels ?? EMPTY,
     terminating: raw.metadata.deletionTimestamp !== undefined || raw.status?.phase === 'Terminating',
+    ...(acceptFrom === undefined ? {} : { acceptFrom }),
   };
 }
 

@@ -16,13 +16,14 @@ import type {
   SourceState,
 } from '../plan/model.ts';
 import { plan } from '../plan/plan.ts';
+import { ACCEPT_FROM_ANNOTATION, owned } from '../rules/markers.ts';
 import type { Kind, ObjectKey } from '../rules/model.ts';
 import type { Limiter } from '../runtime/limit.ts';
 import { applyOps, type WriteFailure } from './apply.ts';
 import { RESOURCES, type ClusterCache } from './cache.ts';
 import { describeError, type EventRecorder } from './events.ts';
 import type { Logger } from './log.ts';
-import type { Metrics, MirrorState } from './metrics.ts';
+import { noMirrors, type Metrics, type MirrorState } from './metrics.ts';
 import { objectKey, parseSourceQueueKey, parseTargetQueueKey, targetOf } from './objects.ts';
 import type { SourceReader } from './sources.ts';
 
@@ -129,7 +130,14 @@ function stateOf(decision: Decision): MirrorState | undefined {
     case 'opted-out':
     case 'source-not-allowed':
     case 'dialect-disabled':
+    case 'refused':
+    case 'reserved':
+    case 'target-consent-missing':
       return 'refused';
+    case 'contested':
+      return 'contested';
+    case 'over-budget':
+      return 'over_budget';
     case 'invalid-rule':
       return 'error';
     case 'delete-orphan':
@@ -228,7 +236,7 @@ function report(
   const failed = new Set(
     failures.map((failure) => objectKey(failure.op.target.namespace, failure.op.target.name)),
   );
-  const counts: Record<MirrorState, number> = { in_sync: 0, conflict: 0, refused: 0, error: 0 };
+  const counts = noMirrors();
   for (const decision of result.decisions) {
     const state = failed.has(objectKey(decision.namespace, decision.name)) ? 'error' : stateOf(decision);
     if (state !== undefined) counts[state] += 1;
@@ -267,8 +275,104 @@ function report(
   if (written > 0)
     deps.log.info({ source: sourceKey, writes: written, failed: failures.length }, 'mirrors written');
 
-  if (source !== undefined) reportOnSource(deps, key.kind, source, result);
+  if (source !== undefined) {
+    reportOnSource(deps, key.kind, source, result);
+    reportBoundary(deps, snapshot, source, result);
+  }
   reportOnTargets(deps, snapshot, result);
+}
+
+/** `ns/name, ns/name, …` of at most ten decisions, for an Event that sums many up. */
+function locations(decisions: readonly Decision[]): string {
+  const shown = decisions
+    .slice(0, 10)
+    .map((decision) => `${decision.namespace}/${decision.name}`)
+    .join(', ');
+  return decisions.length > 10 ? `${shown}, … (${String(decisions.length)} in all)` : shown;
+}
+
+/**
+ * What the target side decided, told to both sides: a contested or refused mirror on the source
+ * and on the mirror itself (where the target namespace's team looks), reserved names, missing
+ * target consent, the fan-out budget, and labels or annotations not copied.
+ */
+function reportBoundary(deps: ReconcileDeps, snapshot: Snapshot, source: SourceState, result: Plan): void {
+  const { key } = snapshot;
+  const subject = {
+    kind: key.kind,
+    namespace: source.meta.namespace,
+    name: source.meta.name,
+    uid: source.meta.uid,
+  };
+  const push = result.decisions.filter((decision) => decision.mode === 'push');
+  const pushed = (code: Decision['code']): Decision[] => push.filter((decision) => decision.code === code);
+  for (const decision of pushed('contested')) {
+    deps.events.emit(subject, {
+      type: 'Warning',
+      reason: 'MirrorContested',
+      action: 'Mirror',
+      note: decision.message,
+    });
+    const mirror = snapshot.lookup(decision.namespace, decision.name);
+    if (mirror !== undefined && !deps.guardrails.isExcluded(mirror.namespace)) {
+      deps.events.emit(
+        { kind: key.kind, namespace: mirror.namespace, name: mirror.name, uid: mirror.uid },
+        {
+          type: 'Warning',
+          reason: 'MirrorContested',
+          action: 'Mirror',
+          note: `${decision.message} Its source is ${key.kind} ${key.namespace}/${key.name}.`,
+        },
+      );
+    }
+  }
+  const refused = [
+    ...pushed('refused'),
+    ...result.decisions.filter((d) => d.mode === 'pull' && d.code === 'refused'),
+  ];
+  if (refused.length > 0) {
+    deps.events.emit(subject, {
+      type: 'Warning',
+      reason: 'MirrorRefused',
+      action: 'Mirror',
+      note: `${String(refused.length)} target(s) refuse this source's mirror (${owned.refuse}) and are left alone: ${locations(refused)}`,
+    });
+  }
+  const reserved = pushed('reserved');
+  if (reserved.length > 0) {
+    deps.events.emit(subject, {
+      type: 'Warning',
+      reason: 'ReservedName',
+      action: 'Mirror',
+      note: `${reserved[0]?.message ?? ''} Not written at: ${locations(reserved)}`,
+    });
+  }
+  const unconsented = pushed('target-consent-missing');
+  if (unconsented.length > 0) {
+    deps.events.emit(subject, {
+      type: 'Warning',
+      reason: 'TargetConsentMissing',
+      action: 'Mirror',
+      note: `${String(unconsented.length)} selected namespace(s) do not accept mirrors from ${key.namespace} (their ${ACCEPT_FROM_ANNOTATION} annotation): ${locations(unconsented)}`,
+    });
+  }
+  if (result.overBudget !== undefined) {
+    deps.events.emit(subject, {
+      type: 'Warning',
+      reason: 'FanOutBudgetExceeded',
+      action: 'Mirror',
+      note: `The source is over its fan-out budget: ${result.overBudget}. Existing mirrors are kept; no new ones are created (${String(pushed('over-budget').length)} held).`,
+    });
+  }
+  if (result.droppedKeys.length > 0) {
+    deps.events.emit(subject, {
+      type: 'Normal',
+      reason: 'MetadataNotCopied',
+      action: 'Mirror',
+      note: `Not copied into other namespaces (they would make another controller act there, or are tracking metadata): ${result.droppedKeys.join(', ')}`,
+      once: true,
+    });
+  }
 }
 
 function reportOnSource(deps: ReconcileDeps, kind: Kind, source: SourceState, result: Plan): void {

@@ -61,7 +61,7 @@ function versions<T>(change: StoreChange<T>): T[] {
 function namespaceChanged(change: StoreChange<NamespaceInfo>): boolean {
   if (change.type !== 'update') return true;
   const { old, new: next } = change;
-  if (old.terminating !== next.terminating) return true;
+  if (old.terminating !== next.terminating || old.acceptFrom !== next.acceptFrom) return true;
   const oldKeys = Object.keys(old.labels);
   return (
     oldKeys.length !== Object.keys(next.labels).length ||

@@ -7,6 +7,8 @@
 export interface RawManagedFields {
   readonly manager?: string;
   readonly operation?: string;
+  /** RFC 3339 time of this manager's latest write. */
+  readonly time?: string;
   readonly fieldsV1?: Readonly<Record<string, unknown>>;
 }
 

@@ -21,7 +21,15 @@ const deleteOp: WriteOp = {
 };
 
 function planOf(overrides: Partial<Plan> = {}): Plan {
-  return { decisions: [], ops: [], readsFirst: [], sourceProblems: [], targetProblems: [], ...overrides };
+  return {
+    decisions: [],
+    ops: [],
+    readsFirst: [],
+    sourceProblems: [],
+    droppedKeys: [],
+    targetProblems: [],
+    ...overrides,
+  };
 }
 
 void describe('formatExplain', () => {

@@ -2,6 +2,9 @@
  * The planner's input (a snapshot of one source and everything around it) and output (decisions
  * with reasons, and the writes that make them true). Pure data; no Kubernetes client imports.
  */
+import type { CopyPolicy } from '../rules/copy-policy.ts';
+import type { FanOutBudget } from './budget.ts';
+import type { ContestLimits } from './contest.ts';
 import type {
   Dialect,
   Kind,
@@ -48,6 +51,20 @@ export interface ObjectMeta {
    * render.ts recordedKeyList); undefined otherwise, so ordinary records stay small.
    */
   readonly writtenKeys?: readonly string[];
+  /**
+   * Who else wrote this object since nsync's last write, for the objects nsync manages; undefined
+   * when nobody did. Tells a restore (someone else changed the mirror) from an update the source
+   * caused, and dates the change (plan/contest.ts).
+   */
+  readonly foreignWrite?: ForeignWrite;
+}
+
+/** Writes by other field managers since nsync's last write (from managedFields). */
+export interface ForeignWrite {
+  /** Their field manager names, sorted. */
+  readonly managers: readonly string[];
+  /** RFC 3339 time of the latest of their writes; '' when managedFields carry no time. */
+  readonly at: string;
 }
 
 /** The content of a source, read from the API server (the only objects whose data nsync reads). */
@@ -101,6 +118,19 @@ export interface Guardrails {
    * who knows replicator made them turns this on, for the migration window (docs/migration/replicator.md).
    */
   readonly adoptReplicatorReplicas: boolean;
+  /**
+   * `--target-consent`: a push lands in a namespace only when its `nsync.dev/accept-from`
+   * annotation accepts the source's namespace (rules/target-consent.ts). Pull is unaffected.
+   */
+  readonly targetConsent: boolean;
+  /** Namespaces that never get a mirror although not excluded: nsync's own, by default. */
+  readonly isProtected: (namespace: string) => boolean;
+  /** Which source labels and annotations may be copied into another namespace. */
+  readonly copyPolicy: CopyPolicy;
+  /** When restoring a mirror someone else keeps changing turns into a contest (plan/contest.ts). */
+  readonly contest: ContestLimits;
+  /** What one source may place in the cluster (plan/budget.ts). */
+  readonly budget: FanOutBudget;
 }
 
 /** Everything plan() needs for one source key. */
@@ -142,7 +172,12 @@ export type ReasonCode =
   | 'consent-missing'
   | 'source-missing'
   | 'invalid-rule'
-  | 'dialect-disabled';
+  | 'dialect-disabled'
+  | 'refused'
+  | 'contested'
+  | 'reserved'
+  | 'target-consent-missing'
+  | 'over-budget';
 
 /** One decision about one target (namespace/name), with its reason. */
 export interface Decision {
@@ -214,6 +249,13 @@ export interface Plan {
    * Their decisions carry no op; plan again with PullTarget.held set.
    */
   readonly readsFirst: readonly ObjectKey[];
+  /**
+   * Source labels and annotations a push rule would copy but may not (rules/copy-policy.ts), as
+   * `label <key>` / `annotation <key>`, sorted; reported on the source.
+   */
+  readonly droppedKeys: readonly string[];
+  /** Why the source gets no new mirrors, when it is over its fan-out budget (plan/budget.ts). */
+  readonly overBudget?: string;
   /** Parsed pull request problems by target, to report on the target. */
   readonly targetProblems: readonly {
     readonly target: ObjectKey;

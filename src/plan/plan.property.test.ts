@@ -21,6 +21,7 @@ import type {
 } from '../rules/model.ts';
 import { contentHash } from './hash.ts';
 import type { Decision, ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
+import { BOUNDARY_DEFAULTS } from '../testing/guardrails.ts';
 import { plan } from './plan.ts';
 import { mergedAnnotations, previouslyCopiedKeys, renderMirror, renderPullPatch } from './render.ts';
 
@@ -597,6 +598,7 @@ function snapshotOf(
       adoptReplicatorReplicas: true,
       dialects: world.dialects,
       clusterName: world.clusterName,
+      ...BOUNDARY_DEFAULTS,
     },
     now: world.now,
   };
@@ -1082,6 +1084,7 @@ function contestSnapshot(
       adoptReplicatorReplicas: true,
       dialects: new Set(DIALECTS),
       clusterName,
+      ...BOUNDARY_DEFAULTS,
     },
     now: `2026-01-02T03:04:${String(step).padStart(2, '0')}Z`,
   };

@@ -21,6 +21,7 @@ import type {
   SourceState,
   WriteOp,
 } from './model.ts';
+import { BOUNDARY_DEFAULTS } from '../testing/guardrails.ts';
 import { plan, pushRulesByName } from './plan.ts';
 import { mergedAnnotations, renderMirror, renderPullPatch } from './render.ts';
 
@@ -94,6 +95,7 @@ function guardrails(overrides: Partial<Guardrails> = {}): Guardrails {
     dialects: new Set<Dialect>(['native', 'reflector', 'replicator', 'kubed']),
     clusterName: '',
     adoptReplicatorReplicas: true,
+    ...BOUNDARY_DEFAULTS,
     ...overrides,
   };
 }

@@ -10,13 +10,19 @@ import { evaluateFilter } from '../rules/filter.ts';
 import {
   mirrorClaim,
   NEVER_MIRRORED_SECRET_TYPES,
+  owned,
   unnamedMirrorClaim,
   type MirrorClaim,
 } from '../rules/markers.ts';
+import { reservedName } from '../rules/reserved.ts';
+import { acceptsFrom } from '../rules/target-consent.ts';
+import { contentBytes, overBudget } from './budget.ts';
+import { isRestore, judgeRestore } from './contest.ts';
 import type { Dialect, NamespaceInfo, ObjectKey, PushRule } from '../rules/model.ts';
 import type { Decision, ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
 import {
   compareText,
+  droppedKeys,
   formatRef,
   mirrorStaleness,
   ownValue,
@@ -157,6 +163,64 @@ function pushDecision(namespace: string, name: string, code: Decision['code'], m
 }
 
 /**
+ * Why a location may never be a mirror target, or undefined when it may: a name Kubernetes or a
+ * well-known controller creates by name (rules/reserved.ts), or a protected namespace (nsync's own).
+ */
+function reservedTarget(snapshot: Snapshot, namespace: string, name: string): string | undefined {
+  const reserved = reservedName(snapshot.key.kind, name);
+  if (reserved !== undefined) {
+    return `${snapshot.key.kind} ${reserved.prefix === true ? `names starting with "${reserved.name}"` : `"${reserved.name}"`} belong to ${reserved.owner}; nsync never writes one, in any namespace.`;
+  }
+  if (snapshot.guardrails.isProtected(namespace)) {
+    return `Namespace ${namespace} is protected (nsync's own namespace); nsync never writes mirrors there.`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether an object carries the target side's refusal (`nsync.dev/refuse`, any value but
+ * "false"): whoever may edit the object may refuse it, whatever dialect pushed it.
+ */
+function isRefused(object: ObjectMeta): boolean {
+  const value = ownValue(object.annotations, owned.refuse);
+  return value !== undefined && value.trim().toLowerCase() !== 'false';
+}
+
+/** The decision for a refused object at a push target: never written, never deleted. */
+function refusedDecision(target: ObjectKey, sourceName: string): Decision {
+  return pushDecision(
+    target.namespace,
+    target.name,
+    'refused',
+    `${describe(target)} carries ${owned.refuse}: namespace ${target.namespace} refuses the mirror of ${sourceName}; nsync never writes or deletes it while the refusal stands.`,
+  );
+}
+
+/**
+ * Whether a mirror is contested: restores reached the limit and someone else's change from within
+ * that window still stands (plan/contest.ts). Such a mirror is left to the other manager, even
+ * when it would otherwise be deleted.
+ */
+function isContested(snapshot: Snapshot, mirror: ObjectMeta): boolean {
+  return (
+    mirror.foreignWrite !== undefined &&
+    judgeRestore(mirror, snapshot.now, snapshot.guardrails.contest).contested
+  );
+}
+
+/** The message of a contested mirror's decision. */
+function contestedMessage(
+  target: ObjectKey,
+  managers: readonly string[],
+  count: number,
+  since: string,
+): string {
+  const who =
+    managers.length === 0 ? 'another field manager' : managers.map((name) => `"${name}"`).join(', ');
+  return `${describe(target)} is contested: ${who} changed it again after nsync restored it ${String(count)} times since ${since}, so nsync stops writing it and leaves it as it is. It resumes when the object is deleted, its nsync markers are removed, or ${owned.restores} is removed from it.`;
+}
+
+/**
  * The guards before any object is looked at, in the documented order. Returns the skip decision,
  * or undefined when the rule does want a mirror in this namespace.
  */
@@ -193,6 +257,17 @@ function pushGuard(context: PushContext, namespace: NamespaceInfo, rule: PushRul
       'not-selected',
       `The ${rule.dialect} push rule does not select this namespace: ${verdict.why}.`,
     );
+  }
+  const reserved = reservedTarget(snapshot, namespace.name, rule.targetName);
+  if (reserved !== undefined) return at('reserved', reserved);
+  if (guardrails.targetConsent) {
+    const consent = acceptsFrom(namespace, sourceNamespace);
+    if (!consent.accepted) {
+      return at(
+        'target-consent-missing',
+        `Namespace ${namespace.name} does not accept mirrors from ${sourceNamespace}: ${consent.why}.`,
+      );
+    }
   }
   if (namespace.terminating) {
     return at('terminating', `Namespace ${namespace.name} is being deleted; no mirror is written there.`);
@@ -250,6 +325,7 @@ function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: Push
       existing: current,
       now: snapshot.now,
       clusterName: snapshot.guardrails.clusterName,
+      copyPolicy: snapshot.guardrails.copyPolicy,
     });
   if (existing === undefined) {
     return {
@@ -270,6 +346,7 @@ function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: Push
       desired: true,
     };
   }
+  if (isRefused(existing)) return { decision: refusedDecision(target, sourceName), desired: true };
   if (!claimsThisSource(snapshot, existing)) {
     if (!adoptableReplica(snapshot, source, namespace, existing)) {
       return { ...conflict(snapshot, existing, target), desired: true };
@@ -291,9 +368,37 @@ function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: Push
   if (stale === undefined) {
     return { decision: at('in-sync', `The mirror of ${sourceName} is up to date.`), desired: true };
   }
+  if (!isRestore(existing, rendered.hash)) {
+    return {
+      decision: at('update', `Updates the mirror of ${sourceName}: ${stale}.`),
+      op: { verb: 'replace', target, body: rendered.body, uid: existing.uid },
+      desired: true,
+    };
+  }
+  const verdict = judgeRestore(existing, snapshot.now, snapshot.guardrails.contest);
+  if (verdict.contested) {
+    return {
+      decision: at(
+        'contested',
+        contestedMessage(target, verdict.managers, verdict.restores.count, verdict.restores.since),
+      ),
+      desired: true,
+    };
+  }
+  const body = {
+    ...rendered.body,
+    metadata: {
+      ...rendered.body.metadata,
+      annotations: { ...rendered.body.metadata.annotations, [owned.restores]: verdict.marker },
+    },
+  };
+  const who = existing.foreignWrite?.managers.map((name) => `"${name}"`).join(', ') ?? 'someone';
   return {
-    decision: at('update', `Updates the mirror of ${sourceName}: ${stale}.`),
-    op: { verb: 'replace', target, body: rendered.body, uid: existing.uid },
+    decision: at(
+      'update',
+      `Restores the mirror of ${sourceName} after a change by ${who}: ${stale} (restore ${verdict.marker}).`,
+    ),
+    op: { verb: 'replace', target, body, uid: existing.uid },
     desired: true,
   };
 }
@@ -415,6 +520,13 @@ function orphanKept(
   if (mirror.deleting) {
     return at('terminating', `The stale mirror ${describe(mirror)} is already being deleted.`);
   }
+  if (isRefused(mirror)) return refusedDecision(mirror, formatRef(snapshot.key.namespace, snapshot.key.name));
+  if (isContested(snapshot, mirror)) {
+    return at(
+      'contested',
+      `${describe(mirror)} is no longer wanted here, but it is contested (another field manager keeps changing it); it is left to that manager rather than deleted.`,
+    );
+  }
   return undefined;
 }
 
@@ -497,6 +609,14 @@ function pullGuard(
     return at('source-missing', `The source ${sourceName} does not exist; the target keeps its last data.`);
   }
   if (isTheSource(snapshot, meta)) return at('invalid-rule', 'An object cannot be filled from itself.');
+  const reserved = reservedTarget(snapshot, meta.namespace, meta.name);
+  if (reserved !== undefined) return at('reserved', reserved);
+  if (isRefused(meta)) {
+    return at(
+      'refused',
+      `It carries ${owned.refuse}; it is not filled from ${sourceName} while the refusal stands.`,
+    );
+  }
   if (isNeverMirrored(snapshot.source)) {
     return at('invalid-rule', `The source ${sourceName} is of a Secret type that is never mirrored.`);
   }
@@ -628,7 +748,9 @@ function planPull(
  */
 export function plan(snapshot: Snapshot): Plan {
   const namespaces = indexNamespaces(snapshot.namespaces);
-  const outcomes = planPushTargets(snapshot, namespaces);
+  const planned = planPushTargets(snapshot, namespaces);
+  const budget = applyBudget(snapshot, planned);
+  const outcomes = budget.outcomes;
   const adopted = new Set(
     [...outcomes].filter(([, outcome]) => outcome.adopted === true).map(([key]) => key),
   );
@@ -640,6 +762,72 @@ export function plan(snapshot: Snapshot): Plan {
     ops: entries.flatMap((entry) => (entry.op === undefined ? [] : [entry.op])),
     readsFirst: entries.flatMap((entry) => (entry.read === undefined ? [] : [entry.read])),
     sourceProblems: source === undefined ? [] : [...source.spec.problems, ...source.spec.unsupported],
+    droppedKeys: droppedMetadata(snapshot),
+    ...(budget.over === undefined ? {} : { overBudget: budget.over }),
     targetProblems: [],
   };
+}
+
+/** Decisions that stand for a mirror of this source that exists (placed in the cluster). */
+const PLACED: ReadonlySet<Decision['code']> = new Set(['in-sync', 'update', 'contested']);
+
+/**
+ * Holds a source to its fan-out budget (plan/budget.ts): counted over the mirrors it has and the
+ * ones this plan would create, each the size of the source's content. Over it, no mirror is
+ * created; when even the existing mirrors exceed it, they keep their content (no update) until
+ * the source fits again. Deleting orphans always proceeds: it frees space.
+ */
+function applyBudget(
+  snapshot: Snapshot,
+  outcomes: Map<string, PushOutcome>,
+): { outcomes: Map<string, PushOutcome>; over?: string } {
+  const source = snapshot.source;
+  if (source === undefined) return { outcomes };
+  const all = [...outcomes.values()];
+  const existing = all.filter((outcome) => outcome.desired && PLACED.has(outcome.decision.code)).length;
+  const created = all.filter((outcome) => outcome.op?.verb === 'create').length;
+  const bytes = contentBytes(source.meta.kind, source.content);
+  const { budget } = snapshot.guardrails;
+  const over = overBudget(budget, existing + created, bytes);
+  if (over === undefined) return { outcomes };
+  const holdUpdates = overBudget(budget, existing, bytes) !== undefined;
+  const held = new Map<string, PushOutcome>();
+  for (const [key, outcome] of outcomes) {
+    const verb = outcome.op?.verb;
+    if (verb === 'create' || (holdUpdates && verb === 'replace' && outcome.adopted !== true)) {
+      const { namespace, name } = outcome.decision;
+      const what = verb === 'create' ? 'no new mirror is created' : 'existing mirrors keep their content';
+      held.set(key, {
+        decision: pushDecision(
+          namespace,
+          name,
+          'over-budget',
+          `The source is over its fan-out budget (${over}); ${what}.`,
+        ),
+        desired: true,
+      });
+    } else {
+      held.set(key, outcome);
+    }
+  }
+  return { outcomes: held, over };
+}
+
+/**
+ * The source's labels and annotations that its copying push rules leave behind (copy policy and
+ * tracking metadata), as `label <key>` / `annotation <key>`.
+ */
+function droppedMetadata(snapshot: Snapshot): string[] {
+  const source = snapshot.source;
+  if (source === undefined) return [];
+  const rules = [...pushRulesByName(snapshot).values()].flat();
+  const policy = snapshot.guardrails.copyPolicy;
+  return [
+    ...(rules.some((rule) => rule.copy.labels)
+      ? droppedKeys(source.meta.labels, policy).map((key) => `label ${key}`)
+      : []),
+    ...(rules.some((rule) => rule.copy.annotations)
+      ? droppedKeys(source.meta.annotations, policy).map((key) => `annotation ${key}`)
+      : []),
+  ];
 }

@@ -5,7 +5,8 @@
  *
  * Pure: no I/O, no Kubernetes client.
  */
-import { isNeverCopied, kubed, owned, reflector, replicator } from '../rules/markers.ts';
+import { DEFAULT_COPY_POLICY, type CopyPolicy } from '../rules/copy-policy.ts';
+import { isMarkerKey, isNeverCopied, kubed, owned, reflector, replicator } from '../rules/markers.ts';
 import type { Dialect, Kind, PushRule } from '../rules/model.ts';
 import { canonicalJson, contentHash, type HashableContent } from './hash.ts';
 import type {
@@ -122,9 +123,24 @@ function overlay(...layers: StringMap[]): Record<string, string> {
   return Object.fromEntries(layers.flatMap((layer) => Object.entries(layer)));
 }
 
-/** The labels or annotations of a source that may travel to a mirror. */
-function copyable(map: StringMap): Record<string, string> {
-  return Object.fromEntries(Object.entries(map).filter(([key]) => !isNeverCopied(key)));
+/**
+ * The labels or annotations of a source that may travel to a mirror: never markers or tracking
+ * metadata (isNeverCopied), and nothing the copy policy denies.
+ */
+function copyable(map: StringMap, policy: CopyPolicy): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(map).filter(([key]) => !isNeverCopied(key) && !policy.denies(key)),
+  );
+}
+
+/**
+ * The keys of a source's labels or annotations that a copying rule leaves behind, except the
+ * dialects' own markers (which are never meant to travel): what the source is told about.
+ */
+export function droppedKeys(map: StringMap, policy: CopyPolicy): string[] {
+  return Object.keys(map)
+    .filter((key) => !isMarkerKey(key) && (isNeverCopied(key) || policy.denies(key)))
+    .sort(compareText);
 }
 
 const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
@@ -228,6 +244,8 @@ export interface MirrorInput {
   readonly now: string;
   /** This cluster's name (Guardrails.clusterName): kubed mirrors' `origin.cluster` label; '' = none. */
   readonly clusterName: string;
+  /** Which labels and annotations may be copied (Guardrails.copyPolicy). @default the built-in list */
+  readonly copyPolicy?: CopyPolicy;
 }
 
 /** A push mirror as it should be, and the hash recorded on it. */
@@ -301,6 +319,7 @@ function selectedFor(
 export function renderMirror(input: MirrorInput): RenderedMirror {
   const { source, rule, existing } = input;
   const kind = source.meta.kind;
+  const policy = input.copyPolicy ?? DEFAULT_COPY_POLICY;
   const { content, hash, keys } = selectedFor(source, rule.copy.keys);
   const markers: MarkerContext = {
     source: source.meta,
@@ -309,13 +328,13 @@ export function renderMirror(input: MirrorInput): RenderedMirror {
   };
   const labels = overlay(
     existing?.labels ?? {},
-    rule.copy.labels ? copyable(source.meta.labels) : {},
+    rule.copy.labels ? copyable(source.meta.labels, policy) : {},
     { [owned.managedByLabel]: owned.managedByValue },
     dialectLabels(rule.dialect, source.meta, input.clusterName),
   );
   const annotations = overlay(
     existing?.annotations ?? {},
-    rule.copy.annotations ? copyable(source.meta.annotations) : {},
+    rule.copy.annotations ? copyable(source.meta.annotations, policy) : {},
     {
       [owned.source]: formatRef(source.meta.namespace, source.meta.name),
       [owned.sourceUid]: source.meta.uid,

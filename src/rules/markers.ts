@@ -39,7 +39,23 @@ export const owned = {
    * before nsync could copy them: never overwritten, never removed (docs/adr/0009).
    */
   ownKeys: `${NATIVE_PREFIX}own-keys`,
+  /**
+   * Set on a pushed mirror by anyone who may edit it: the target namespace refuses the mirror, and
+   * nsync stops managing it for good (docs/adr/0010). Any value but "false" refuses.
+   */
+  refuse: `${NATIVE_PREFIX}refuse`,
+  /**
+   * `<count> since <ISO time>`: how often nsync restored this mirror after another field manager
+   * changed it, within the current window (docs/adr/0010). Written with each restore.
+   */
+  restores: `${NATIVE_PREFIX}restores`,
 } as const;
+
+/**
+ * Set on a Namespace: the source namespaces whose pushed mirrors it accepts (native globs with `!`
+ * exclusions). Read only when the operator turns on `--target-consent`.
+ */
+export const ACCEPT_FROM_ANNOTATION = `${NATIVE_PREFIX}accept-from`;
 
 /** The field manager nsync writes with; managedFields entries of others mark foreign content. */
 export const FIELD_MANAGER = 'nsync';
@@ -100,6 +116,11 @@ export function isNeverCopied(key: string): boolean {
     key.startsWith(KUBED_PREFIX) ||
     key === owned.managedByLabel
   );
+}
+
+/** Whether a key is a marker of nsync or of a dialect (never copied, and never news when dropped). */
+export function isMarkerKey(key: string): boolean {
+  return isDialectKey(key) || key === owned.managedByLabel;
 }
 
 /** Whether a key belongs to any dialect's vocabulary (nsync's own included). */

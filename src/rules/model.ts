@@ -24,6 +24,12 @@ export interface NamespaceInfo {
   readonly labels: Readonly<Record<string, string>>;
   /** True while the namespace is being deleted: nothing is created there. */
   readonly terminating: boolean;
+  /**
+   * The namespace's `nsync.dev/accept-from` annotation, as written: the source namespaces whose
+   * pushes it accepts under `--target-consent` (rules/target-consent.ts). The only annotation of a
+   * namespace nsync keeps.
+   */
+  readonly acceptFrom?: string;
 }
 
 /** One compiled whole-name matcher. `text` is the entry as the user wrote it, for reasons. */
