@@ -84,3 +84,56 @@ test('guardrails: exclusions with "!" carve out allowed namespaces', () => {
   assert.equal(defaults.isExcluded('default'), false);
   assert.equal(defaults.mayPushFrom('anything'), true);
 });
+
+test('target boundary options: defaults, values, and one message per bad value', () => {
+  const defaults = parseConfig([], { POD_NAMESPACE: 'nsync-system' });
+  assert.equal(defaults.targetConsent, false);
+  assert.equal(defaults.ownNamespace, 'nsync-system');
+  assert.deepEqual(defaults.contest, { maxRestores: 3, windowMs: 600_000 });
+  assert.deepEqual(defaults.budget, { maxTargets: 10_000, maxBytes: 512 * 1024 * 1024 });
+  const rails = guardrailsOf(defaults);
+  assert.equal(rails.isProtected('nsync-system'), true);
+  assert.equal(rails.isProtected('team-a'), false);
+  assert.equal(rails.copyPolicy.denies('argocd.argoproj.io/secret-type'), true);
+
+  const set = parseConfig(
+    [
+      '--target-consent',
+      '--mirror-into-own-namespace=true',
+      '--never-copy-keys=example.com/*',
+      '--allow-copy-keys=app.kubernetes.io/part-of',
+      '--max-restores=5',
+      '--restore-window=1h',
+      '--max-targets-per-source=20000',
+      '--max-bytes-per-source=2Gi',
+    ],
+    { POD_NAMESPACE: 'nsync-system' },
+  );
+  const setRails = guardrailsOf(set);
+  assert.equal(setRails.targetConsent, true);
+  assert.equal(setRails.isProtected('nsync-system'), false);
+  assert.equal(setRails.copyPolicy.denies('example.com/team'), true);
+  assert.equal(setRails.copyPolicy.denies('app.kubernetes.io/part-of'), false);
+  assert.deepEqual(set.contest, { maxRestores: 5, windowMs: 3_600_000 });
+  assert.deepEqual(set.budget, { maxTargets: 20_000, maxBytes: 2 * 1024 ** 3 });
+
+  assert.throws(
+    () =>
+      parseConfig(
+        [
+          '--never-copy-keys=bad key',
+          '--max-restores=0',
+          '--max-bytes-per-source=lots',
+          '--max-targets-per-source=-1',
+        ],
+        {},
+      ),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.problems.length, 4);
+      assert.match(error.problems.join('\n'), /--never-copy-keys: "bad key"/);
+      assert.match(error.problems.join('\n'), /--max-bytes-per-source: expected a byte count/);
+      return true;
+    },
+  );
+});

@@ -846,6 +846,83 @@ void describe('plan properties', () => {
     assert.ok(replicasLeft > 0, 'some worlds leave a replicator replica alone');
   });
 
+  void it('never writes an object its namespace refused or a contested mirror, nor pushes where consent is missing', () => {
+    let consentWorlds = 0;
+    fc.assert(
+      fc.property(
+        anyWorldArb,
+        fc.array(fc.nat(), { maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        fc.array(
+          fc.option(fc.constantFrom('*', 'platform', 'plat*', '!platform', 'other'), { nil: undefined }),
+          {
+            minLength: NAMESPACES.length + 1,
+            maxLength: NAMESPACES.length + 1,
+          },
+        ),
+        fc.boolean(),
+        (world, refusedPicks, contestedPicks, accepts, consentOn) => {
+          const objects = [...world.objects.values()];
+          const pick = (picks: readonly number[]): Set<string> =>
+            new Set(
+              picks.flatMap((index) =>
+                objects.length === 0 ? [] : [objects[index % objects.length]?.uid ?? ''],
+              ),
+            );
+          const refused = pick(refusedPicks);
+          const contested = pick(contestedPicks);
+          const marked = new Map(
+            objects.map((object): [string, ObjectMeta] => {
+              let next = object;
+              if (refused.has(object.uid)) {
+                next = { ...next, annotations: { ...next.annotations, [owned.refuse]: 'true' } };
+              }
+              if (contested.has(object.uid)) {
+                next = {
+                  ...next,
+                  contentForeign: true,
+                  annotations: { ...next.annotations, [owned.restores]: `3 since ${world.now}` },
+                  foreignWrite: { managers: ['gitops'], at: world.now },
+                };
+              }
+              return [at(object.namespace, object.name), next];
+            }),
+          );
+          const namespaces = world.namespaces.map((namespace, index) => {
+            const acceptFrom = accepts[index % accepts.length];
+            return acceptFrom === undefined ? namespace : { ...namespace, acceptFrom };
+          });
+          const snapshot = snapshotOf({ ...world, objects: marked, namespaces });
+          const result = plan({
+            ...snapshot,
+            guardrails: { ...snapshot.guardrails, targetConsent: consentOn },
+          });
+          for (const op of result.ops) {
+            const existing = marked.get(at(op.target.namespace, op.target.name));
+            if (existing !== undefined) {
+              assert.ok(!refused.has(existing.uid), `${op.verb} on a refused object`);
+              const isOwnMirror = claimsSource(world, existing);
+              if (isOwnMirror)
+                assert.ok(
+                  !contested.has(existing.uid) || op.verb === 'patch',
+                  `${op.verb} on a contested mirror`,
+                );
+            }
+            if (consentOn && (op.verb === 'create' || op.verb === 'replace')) {
+              const namespace = namespaces.find((candidate) => candidate.name === op.target.namespace);
+              const list = namespace?.acceptFrom;
+              const accepted = list === '*' || list === 'platform' || list === 'plat*';
+              assert.ok(accepted, `${op.verb} into ${op.target.namespace}, which accepts "${String(list)}"`);
+            }
+          }
+          if (consentOn) consentWorlds += 1;
+        },
+      ),
+      RUNS,
+    );
+    assert.ok(consentWorlds > 0);
+  });
+
   void it('gives every namespace exactly one push decision per target name, and no duplicates', () => {
     fc.assert(
       fc.property(anyWorldArb, (world) => {

@@ -1125,3 +1125,225 @@ void describe('plan: two sources that want one target', () => {
     }
   });
 });
+
+void describe('plan: the target namespace decides (refusal, contests, reserved names, consent, budget)', () => {
+  const src = source({ push: [everywhere] });
+  const restoresOf = (op: WriteOp | undefined): string | undefined =>
+    op?.verb === 'replace' ? op.body.metadata.annotations[owned.restores] : undefined;
+  /** A mirror someone else changed at `at`, carrying a restore count. */
+  const changed = (namespace: string, at: string, restores?: string): ObjectMeta =>
+    currentMirror(src, everywhere, namespace, {
+      contentForeign: true,
+      foreignWrite: { managers: ['argocd-controller'], at },
+      ...(restores === undefined
+        ? {}
+        : {
+            annotations: {
+              ...currentMirror(src, everywhere, namespace).annotations,
+              [owned.restores]: restores,
+            },
+          }),
+    });
+
+  void it('never writes or deletes a mirror that carries nsync.dev/refuse, in any dialect', () => {
+    for (const dialect of ['native', 'reflector', 'replicator', 'kubed'] as const) {
+      const rule = pushRule(dialect, { op: 'all' });
+      const refused = currentMirror(src, rule, 'team-a', {
+        contentForeign: true,
+        annotations: { ...currentMirror(src, rule, 'team-a').annotations, [owned.refuse]: 'true' },
+      });
+      const wanted = plan(snapshot({ source: source({ push: [rule] }), objects: [refused] }));
+      assert.equal(decision(wanted, 'team-a').code, 'refused', dialect);
+      assert.deepEqual(opsOn(wanted, 'team-a'), []);
+      const gone = plan(snapshot({ source: undefined, objects: [refused] }));
+      assert.equal(decision(gone, 'team-a').code, 'refused', dialect);
+      assert.deepEqual(gone.ops, []);
+    }
+  });
+
+  void it('reads any value but "false" as a refusal, and "false" as none', () => {
+    const stale = (value: string): ObjectMeta =>
+      staleMirror('team-a', 'db', {
+        annotations: {
+          [owned.source]: 'platform/db',
+          [owned.contentHash]: 'sha256:old',
+          [owned.refuse]: value,
+        },
+      });
+    assert.equal(
+      decision(plan(snapshot({ source: src, objects: [stale('yes')] })), 'team-a').code,
+      'refused',
+    );
+    assert.equal(
+      decision(plan(snapshot({ source: src, objects: [stale(' False ')] })), 'team-a').code,
+      'update',
+    );
+  });
+
+  void it('does not fill a pull target that refuses', () => {
+    const target = meta('team-a', 'copy', { annotations: { [owned.refuse]: 'true' } });
+    const result = plan(
+      snapshot({
+        source: source({ consent: [{ dialect: 'native', namespaces: { op: 'all' } }] }),
+        objects: [target],
+        pullTargets: [
+          {
+            meta: target,
+            request: { dialect: 'native', source: { namespace: 'platform', name: 'db' }, keys: undefined },
+          },
+        ],
+      }),
+    );
+    assert.equal(decision(result, 'team-a', 'copy', 'pull').code, 'refused');
+    assert.deepEqual(result.ops, []);
+  });
+
+  void it('restores a mirror someone else changed, counting the restore on the mirror', () => {
+    const first = plan(snapshot({ source: src, objects: [changed('team-a', '2026-01-02T03:00:00Z')] }));
+    assert.equal(decision(first, 'team-a').code, 'update');
+    assert.match(decision(first, 'team-a').message, /argocd-controller/);
+    assert.equal(restoresOf(opsOn(first, 'team-a')[0]), `1 since ${NOW}`);
+    const second = plan(
+      snapshot({
+        source: src,
+        objects: [changed('team-a', '2026-01-02T03:04:00Z', '1 since 2026-01-02T03:00:00Z')],
+      }),
+    );
+    assert.equal(restoresOf(opsOn(second, 'team-a')[0]), '2 since 2026-01-02T03:00:00Z');
+  });
+
+  void it('stops after the limit within the window, and stays stopped whatever the clock says', () => {
+    const fought = changed('team-a', '2026-01-02T03:04:00Z', '3 since 2026-01-02T03:00:00Z');
+    for (const now of [NOW, '2026-01-09T00:00:00Z']) {
+      const result = plan({ ...snapshot({ source: src, objects: [fought] }), now });
+      assert.equal(decision(result, 'team-a').code, 'contested');
+      assert.match(decision(result, 'team-a').message, /argocd-controller/);
+      assert.deepEqual(opsOn(result, 'team-a'), []);
+    }
+  });
+
+  void it('repairs a change made after the window in which the limit was reached, and counts anew', () => {
+    const later = changed('team-a', '2026-01-02T04:00:00Z', '3 since 2026-01-02T03:00:00Z');
+    const result = plan({ ...snapshot({ source: src, objects: [later] }), now: '2026-01-02T04:00:01Z' });
+    assert.equal(decision(result, 'team-a').code, 'update');
+    assert.equal(restoresOf(opsOn(result, 'team-a')[0]), '1 since 2026-01-02T04:00:01Z');
+  });
+
+  void it('follows a source change without counting a restore, contested or not', () => {
+    const mirror = staleMirror('team-a', 'db', { foreignWrite: { managers: ['kubectl-label'], at: NOW } });
+    const result = plan(snapshot({ source: src, objects: [mirror] }));
+    assert.equal(decision(result, 'team-a').code, 'update');
+    assert.equal(restoresOf(opsOn(result, 'team-a')[0]), undefined);
+  });
+
+  void it('leaves a contested mirror in place when it is no longer wanted', () => {
+    const fought = changed('team-a', '2026-01-02T03:04:00Z', '3 since 2026-01-02T03:00:00Z');
+    const result = plan(snapshot({ source: undefined, objects: [fought] }));
+    assert.equal(decision(result, 'team-a').code, 'contested');
+    assert.deepEqual(result.ops, []);
+  });
+
+  void it('never targets a reserved name, in any mode, and deletes its own old mirror there', () => {
+    const rule = pushRule('native', { op: 'all' }, {}, 'kube-root-ca.crt');
+    const configMaps = (snap: Snapshot): Snapshot => ({ ...snap, key: { ...snap.key, kind: 'ConfigMap' } });
+    const result = plan(configMaps(snapshot({ source: source({ push: [rule] }) })));
+    assert.equal(decision(result, 'team-a', 'kube-root-ca.crt').code, 'reserved');
+    assert.match(decision(result, 'team-a', 'kube-root-ca.crt').message, /root-ca-cert-publisher/);
+    assert.deepEqual(result.ops, []);
+    const secretRule = pushRule('native', { op: 'all' }, {}, 'bootstrap-token-abcdef');
+    const old = currentMirror(src, secretRule, 'team-a');
+    const cleanup = plan(snapshot({ source: source({ push: [secretRule] }), objects: [old] }));
+    assert.equal(decision(cleanup, 'team-a', 'bootstrap-token-abcdef').code, 'delete-orphan');
+    assert.equal(opsOn(cleanup, 'team-a', 'bootstrap-token-abcdef')[0]?.verb, 'delete');
+  });
+
+  void it("never targets a protected namespace (nsync's own)", () => {
+    const rails = guardrails({ isProtected: (namespace) => namespace === 'team-b' });
+    const result = plan(snapshot({ source: src, guardrails: rails }));
+    assert.equal(decision(result, 'team-b').code, 'reserved');
+    assert.equal(decision(result, 'team-a').code, 'create');
+  });
+
+  void it('pushes only into namespaces that accept the source namespace under target consent', () => {
+    const rails = guardrails({ targetConsent: true });
+    const namespaces = [
+      ns('platform'),
+      { ...ns('team-a'), acceptFrom: 'plat*' },
+      { ...ns('team-b'), acceptFrom: '*, !platform' },
+      ns('team-c'),
+      { ...ns('team-d'), acceptFrom: 'Bad_Glob' },
+    ];
+    for (const dialect of ['native', 'reflector', 'replicator', 'kubed'] as const) {
+      const result = plan(
+        snapshot({
+          source: source({ push: [pushRule(dialect, { op: 'all' })] }),
+          namespaces,
+          guardrails: rails,
+        }),
+      );
+      assert.equal(decision(result, 'team-a').code, 'create', dialect);
+      for (const refused of ['team-b', 'team-c', 'team-d']) {
+        assert.equal(decision(result, refused).code, 'target-consent-missing', `${dialect} ${refused}`);
+      }
+      assert.match(decision(result, 'team-d').message, /invalid/);
+    }
+    const withdrawn = plan(
+      snapshot({
+        source: src,
+        namespaces,
+        guardrails: rails,
+        objects: [currentMirror(src, everywhere, 'team-c')],
+      }),
+    );
+    assert.equal(decision(withdrawn, 'team-c').code, 'delete-orphan');
+  });
+
+  void it('creates nothing over the fan-out budget, keeps existing mirrors, and says why', () => {
+    const existing = currentMirror(src, everywhere, 'team-a');
+    const tight = guardrails({ budget: { maxTargets: 1, maxBytes: 1024 * 1024 } });
+    const result = plan(snapshot({ source: src, objects: [existing], guardrails: tight }));
+    assert.equal(decision(result, 'team-a').code, 'in-sync');
+    assert.equal(decision(result, 'team-b').code, 'over-budget');
+    assert.deepEqual(result.ops, []);
+    assert.match(result.overBudget ?? '', /2 mirrors exceed the limit of 1/);
+    const bytes = guardrails({ budget: { maxTargets: 100, maxBytes: 10 } });
+    const stale = staleMirror('team-a');
+    const held = plan(snapshot({ source: src, objects: [stale], guardrails: bytes }));
+    assert.equal(decision(held, 'team-a').code, 'over-budget');
+    assert.deepEqual(held.ops, []);
+    const fits = plan(snapshot({ source: src, objects: [stale] }));
+    assert.equal(fits.overBudget, undefined);
+    assert.equal(fits.ops.length, 2);
+  });
+
+  void it('never copies keys that make other controllers act, and names them', () => {
+    const labelled: SourceState = {
+      ...source({ push: [pushRule('kubed', { op: 'all' }, { labels: true, annotations: true })] }),
+      meta: meta('platform', 'db', {
+        uid: 'src-uid',
+        labels: { 'argocd.argoproj.io/secret-type': 'cluster', team: 'db', 'app.kubernetes.io/name': 'db' },
+        annotations: {
+          'meta.helm.sh/release-name': 'x',
+          'kubernetes.io/service-account.name': 'default',
+          note: 'n',
+        },
+      }),
+    };
+    const result = plan(snapshot({ source: labelled }));
+    const [op] = opsOn(result, 'team-a');
+    assert.ok(op?.verb === 'create');
+    assert.equal(op.body.metadata.labels['team'], 'db');
+    assert.equal(op.body.metadata.labels['app.kubernetes.io/name'], 'db');
+    assert.equal(op.body.metadata.labels['argocd.argoproj.io/secret-type'], undefined);
+    assert.equal(op.body.metadata.annotations['meta.helm.sh/release-name'], undefined);
+    assert.equal(op.body.metadata.annotations['kubernetes.io/service-account.name'], undefined);
+    assert.equal(op.body.metadata.annotations['note'], 'n');
+    assert.deepEqual(result.droppedKeys, [
+      'label argocd.argoproj.io/secret-type',
+      'annotation kubernetes.io/service-account.name',
+      'annotation meta.helm.sh/release-name',
+    ]);
+    const quiet = plan(snapshot({ source: { ...labelled, spec: source({ push: [everywhere] }).spec } }));
+    assert.deepEqual(quiet.droppedKeys, []);
+  });
+});
