@@ -63,6 +63,7 @@ export interface TestObject {
     resourceVersion: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    managedFields?: { manager?: string; operation?: string; time?: string }[];
   };
   type?: string;
   data?: Record<string, string>;
