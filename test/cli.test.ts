@@ -3,10 +3,12 @@
  * `nsync explain`, which prints the planner's decision for every namespace.
  */
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import {
@@ -138,3 +140,224 @@ test('nsync run and explain exit 2 with the reason when the kubeconfig cannot be
     assert.doesNotMatch(outcome.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+/**
+ * A kubeconfig whose current context points at nothing (port 1 of loopback refuses), and a context
+ * `nsync-test` for the real cluster with `namespace` set: what kubectl's --context and the
+ * context's namespace mean can only pass if both are honoured.
+ */
+function twoContextKubeconfig(namespace: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nsync-cli-'));
+  const path = join(dir, 'kubeconfig');
+  writeFileSync(
+    path,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: real',
+      `  cluster: {server: '${cluster.server}', certificate-authority: '${cluster.caFile}'}`,
+      '- name: nowhere',
+      "  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}",
+      'users:',
+      '- name: admin',
+      `  user: {token: '${cluster.admin.token}'}`,
+      'contexts:',
+      '- name: nsync-test',
+      `  context: {cluster: real, user: admin, namespace: '${namespace}'}`,
+      '- name: broken',
+      '  context: {cluster: nowhere, user: admin}',
+      'current-context: broken',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return path;
+}
+
+interface ExplainJson {
+  apiVersion: string;
+  kind: string;
+  source: { kind: string; namespace: string; name: string; exists: boolean };
+  targets: {
+    namespace: string;
+    name: string;
+    mode: string;
+    decision: string;
+    reason: string;
+    write: string | null;
+    keptKeys: string[];
+  }[];
+  writes: Record<string, number>;
+  problems: unknown[];
+}
+
+/** Checks the document `explain -o json` printed for the source made in the test below. */
+function assertExplainJson(
+  stdout: string,
+  names: { src: string; yes: string; no: string; busy: string },
+): void {
+  const document = JSON.parse(stdout) as ExplainJson;
+  assert.equal(document.apiVersion, 'nsync.dev/explain/v1');
+  assert.equal(document.kind, 'Explanation');
+  assert.deepEqual(document.source, { kind: 'Secret', namespace: names.src, name: 'json', exists: true });
+  const target = (namespace: string) => document.targets.find((entry) => entry.namespace === namespace);
+  for (const entry of document.targets) {
+    assert.deepEqual(Object.keys(entry), [
+      'namespace',
+      'name',
+      'mode',
+      'decision',
+      'reason',
+      'write',
+      'keptKeys',
+    ]);
+    assert.ok(entry.reason !== '', `a reason for ${entry.namespace}`);
+  }
+  assert.deepEqual(
+    { ...target(names.yes), reason: '' },
+    {
+      namespace: names.yes,
+      name: 'json',
+      mode: 'push',
+      decision: 'create',
+      reason: '',
+      write: 'create',
+      keptKeys: [],
+    },
+  );
+  assert.equal(target(names.busy)?.decision, 'conflict-unowned');
+  assert.equal(target(names.busy)?.write, null);
+  assert.equal(target(names.no)?.decision, 'not-selected');
+  assert.equal(target(names.src)?.decision, 'source-namespace');
+  assert.equal(target('kube-system')?.decision, 'excluded');
+  assert.deepEqual(document.writes, { create: 1, replace: 0, patch: 0, delete: 0 });
+  assert.deepEqual(document.problems, []);
+  assert.ok(!stdout.includes(b64('json-value')), 'no value in the output');
+}
+
+test('kubectl-nsync explain -o json, invoked as kubectl invokes a plugin: --context, the context namespace, KUBECONFIG, --kubeconfig', async () => {
+  const [src = '', yes = '', no = '', busy = ''] = await createNamespaces(cluster, [
+    { name: `${prefix}-j-src` },
+    { name: `${prefix}-j-yes` },
+    { name: `${prefix}-j-no` },
+    { name: `${prefix}-j-busy` },
+  ]);
+  await createObject(cluster, 'secrets', busy, { metadata: { name: 'json' }, data: { own: b64('x') } });
+  await createObject(cluster, 'secrets', src, {
+    metadata: { name: 'json', annotations: { 'nsync.dev/push-to': `${yes},${busy}` } },
+    data: { k: b64('json-value') },
+  });
+  const kubeconfig = twoContextKubeconfig(src);
+  const plugin = join(import.meta.dirname, '..', 'bin', 'kubectl-nsync.js');
+  const run = (args: readonly string[], env: NodeJS.ProcessEnv) =>
+    promisify(execFile)(process.execPath, [plugin, ...args], { env: { PATH: process.env['PATH'], ...env } });
+  const names = { src, yes, no, busy };
+  const exclude = `--exclude-namespaces=*,!${prefix}-*`;
+
+  // kubectl hands its global flags after the plugin name through, and the environment as it is.
+  const viaEnv = await run(
+    ['explain', 'secret/json', '--context', 'nsync-test', '-n', src, '-o', 'json', exclude],
+    {
+      KUBECONFIG: kubeconfig,
+    },
+  );
+  assertExplainJson(viaEnv.stdout, names);
+  // No -n: the context's namespace, as kubectl. --output=json, and kubectl's `kind name` spelling.
+  const viaFlag = await run(
+    [
+      'explain',
+      'secret',
+      'json',
+      `--kubeconfig=${kubeconfig}`,
+      '--context=nsync-test',
+      '--output=json',
+      exclude,
+    ],
+    {},
+  );
+  assertExplainJson(viaFlag.stdout, names);
+
+  // Without --context, the kubeconfig's current context: the one that points nowhere. A clear
+  // error at once, not a list retried for ever; an unknown context is a usage error.
+  const outcome = (args: readonly string[]) =>
+    run(args, { KUBECONFIG: kubeconfig }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: unknown) => error as { code: number; stderr: string },
+    );
+  const unreachable = await outcome(['explain', 'secret/json', '-n', src, '-o', 'json', exclude]);
+  assert.equal(unreachable.code, 1, unreachable.stderr);
+  assert.match(
+    unreachable.stderr,
+    /^kubectl nsync explain: cannot list namespaces at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/,
+  );
+  const unknown = await outcome([
+    'explain',
+    'secret/json',
+    '-n',
+    src,
+    '-o',
+    'json',
+    exclude,
+    '--context=missing',
+  ]);
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.match(unknown.stderr, /^kubectl nsync explain: .*missing/m);
+
+  const badOutput = await outcome(['explain', 'secret/json', '-n', src, '-o', 'yaml']);
+  assert.equal(badOutput.code, 2);
+  assert.equal(
+    badOutput.stderr,
+    'kubectl nsync explain: -o/--output: expected json (or no -o for the table), got "yaml"\n',
+  );
+});
+
+/** kubectl on this machine, or why not. */
+function findKubectl(): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+const kubectl = findKubectl();
+
+test(
+  'a real kubectl finds the plugin on PATH: kubectl nsync explain … -o json',
+  { skip: kubectl === undefined ? 'no kubectl on PATH (the plugin itself is tested directly above)' : false },
+  async () => {
+    const [src = '', yes = ''] = await createNamespaces(cluster, [
+      { name: `${prefix}-k-src` },
+      { name: `${prefix}-k-yes` },
+    ]);
+    await createObject(cluster, 'secrets', src, {
+      metadata: { name: 'viakubectl', annotations: { 'nsync.dev/push-to': yes } },
+      data: { k: b64('v') },
+    });
+    // As npm installs a package's "bin": a link named kubectl-nsync on PATH, next to a Node 24.
+    const dir = mkdtempSync(join(tmpdir(), 'nsync-plugin-'));
+    symlinkSync(join(import.meta.dirname, '..', 'bin', 'kubectl-nsync.js'), join(dir, 'kubectl-nsync'));
+    const PATH = [dir, dirname(process.execPath), process.env['PATH'] ?? ''].join(delimiter);
+    const env = { PATH, KUBECONFIG: twoContextKubeconfig(src), HOME: dir };
+    const { stdout } = await promisify(execFile)(
+      kubectl ?? 'kubectl',
+      [
+        'nsync',
+        'explain',
+        'secret/viakubectl',
+        '--context',
+        'nsync-test',
+        '-o',
+        'json',
+        `--exclude-namespaces=*,!${prefix}-*`,
+      ],
+      { env },
+    );
+    const document = JSON.parse(stdout) as ExplainJson;
+    assert.equal(document.apiVersion, 'nsync.dev/explain/v1');
+    assert.deepEqual(document.source, { kind: 'Secret', namespace: src, name: 'viakubectl', exists: true });
+    assert.equal(document.targets.find((entry) => entry.namespace === yes)?.decision, 'create');
+    const { stdout: listed } = await promisify(execFile)(kubectl ?? 'kubectl', ['plugin', 'list'], { env });
+    assert.match(listed, /kubectl-nsync/);
+  },
+);

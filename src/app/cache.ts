@@ -60,9 +60,9 @@ function storeSink<T>(
   };
 }
 
-/** Hooks for metrics. */
+/** Hooks for metrics (and for `nsync explain`, which gives up on the first failed list). */
 export interface CacheObserver {
-  onWatchRestart?(resource: string, reason: string): void;
+  onWatchRestart?(resource: string, reason: string, error?: unknown): void;
 }
 
 /** All stores and their list+watch loops. */
@@ -88,7 +88,7 @@ export class ClusterCache {
         resource,
         sink,
         metadataOnly: true,
-        onRestart: (reason) => observer.onWatchRestart?.(resource.plural, reason),
+        onRestart: (reason, error) => observer.onWatchRestart?.(resource.plural, reason, error),
       });
     this.watches = [
       watch(

@@ -176,12 +176,24 @@ export class Controller {
     await caches;
   }
 
-  /** Graceful stop: in-flight reconciles finish, the lease is released. */
+  /**
+   * Graceful stop: in-flight reconciles finish, the lease is released. Whatever fails on the way
+   * (the API server may be gone), everything is still stopped, so the process can exit.
+   */
   async stop(): Promise<void> {
-    await this.queue.shutdown();
-    await this.elector?.release();
-    this.abort.abort();
-    await this.running;
+    try {
+      await this.queue.shutdown();
+      const release = await this.elector?.release();
+      if (release?.released === false && release.why === 'failed') {
+        this.log.warn(
+          { err: describeError(release.error) },
+          'could not release the Lease: a standby takes over when it expires',
+        );
+      }
+    } finally {
+      this.abort.abort();
+      await this.running;
+    }
   }
 
   /** Readiness: every cache holds a complete list. */

@@ -1,15 +1,18 @@
 /**
- * `nsync explain <secret|configmap>/<name> -n <namespace>`: what nsync does for one source in
- * every namespace, and why — the planner's own decisions, computed from a fresh read of the
- * cluster. Reads only; writes nothing.
+ * `nsync explain <secret|configmap>/<name> [-n <namespace>] [-o json]`: what nsync does for one
+ * source in every namespace, and why — the planner's own decisions, computed from a fresh read of
+ * the cluster. Reads only; writes nothing. Its flags follow kubectl's, so it also works as the
+ * kubectl plugin `kubectl nsync explain …` (bin/kubectl-nsync.js).
  */
 import { ClusterCache } from '../app/cache.ts';
 import { ConfigError, guardrailsOf, OPTIONS, parseConfig, type Config } from '../app/config.ts';
+import { describeError } from '../app/events.ts';
 import { planSource, snapshotOf } from '../app/reconcile.ts';
 import { SourceReader } from '../app/sources.ts';
 import { KubeconfigError, loadKubeConfig, Transport } from '../kube/transport.ts';
 import { Writer } from '../kube/writer.ts';
 import { formatExplain } from '../plan/explain.ts';
+import { EXPLAIN_API_VERSION, explainDocument } from '../plan/explain-json.ts';
 import { Limiter } from '../runtime/limit.ts';
 import type { Kind } from '../rules/model.ts';
 
@@ -21,28 +24,62 @@ const KINDS: Readonly<Record<string, Kind>> = {
   cm: 'ConfigMap',
 };
 
-export const EXPLAIN_USAGE = `usage: nsync explain <secret|configmap>/<name> -n <namespace> [nsync run options]
+/** The explain part of the usage text, under the name the command was called by. */
+export function explainUsage(program: string): string {
+  return `usage: ${program} explain <secret|configmap>/<name> [-n <namespace>] [-o json] [nsync run options]
+
+  -n, --namespace <namespace>
+      the source's namespace (default: the kubeconfig context's namespace, else default)
+  -o, --output json
+      a versioned JSON document for scripts (apiVersion ${EXPLAIN_API_VERSION}; see
+      docs/operations.md); without it, a table
+  --kubeconfig <file>, --context <name>
+      as for kubectl, which also passes them to the kubectl-nsync plugin; $KUBECONFIG is honoured
 
 explain takes every option of nsync run (flags or NSYNC_* variables), so passing the deployment's
 own guardrails (--exclude-namespaces, --source-namespaces, --dialects …) shows exactly what it
 decides. It only reads.`;
+}
 
-/** Splits explain's own arguments (target, namespace) from the run options it shares. */
-function splitArguments(argv: readonly string[]): {
-  target: string[];
-  namespace: string | undefined;
-  rest: string[];
-} {
+/** How explain prints its answer. */
+type OutputFormat = 'table' | 'json';
+
+/** explain's own arguments, split from the run options it shares. */
+interface ExplainArguments {
+  readonly target: readonly string[];
+  readonly namespace: string | undefined;
+  readonly output: string | undefined;
+  readonly rest: readonly string[];
+  /** A flag of explain's own given without its value. */
+  readonly missing: string | undefined;
+}
+
+/**
+ * Splits explain's own arguments from the run options it shares, the way kubectl spells them:
+ * `-n x`, `-n=x`, `--namespace x`, `--namespace=x`, and the same for `-o`/`--output`.
+ */
+function splitArguments(argv: readonly string[]): ExplainArguments {
   const target: string[] = [];
   const rest: string[] = [];
-  let namespace: string | undefined;
+  const own: Record<'namespace' | 'output', string | undefined> = { namespace: undefined, output: undefined };
+  let missing: string | undefined;
+  const spellings = [
+    { key: 'namespace', short: '-n', long: '--namespace' },
+    { key: 'output', short: '-o', long: '--output' },
+  ] as const;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
-    if (arg === '-n' || arg === '--namespace') {
-      namespace = argv[i + 1];
+    const flag = spellings.find(({ short, long }) => arg === short || arg === long);
+    const joined = spellings.find(
+      ({ short, long }) => arg.startsWith(`${short}=`) || arg.startsWith(`${long}=`),
+    );
+    if (flag !== undefined) {
+      const value = argv[i + 1];
+      if (value === undefined) missing = arg;
+      own[flag.key] = value;
       i += 1;
-    } else if (arg.startsWith('--namespace=')) {
-      namespace = arg.slice('--namespace='.length);
+    } else if (joined !== undefined) {
+      own[joined.key] = arg.slice(arg.indexOf('=') + 1);
     } else if (arg.startsWith('-')) {
       rest.push(arg);
       const option = OPTIONS.find((candidate) => `--${candidate.flag}` === arg);
@@ -54,43 +91,89 @@ function splitArguments(argv: readonly string[]): {
       target.push(arg);
     }
   }
-  return { target, namespace, rest };
+  return { target, namespace: own.namespace, output: own.output, rest, missing };
 }
 
-/** Prints the explanation; returns the exit code. */
-export async function explainCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { target, namespace, rest } = splitArguments(argv);
-  const [kindText = '', name = ''] = (target[0] ?? '').split('/');
+/** `secret/name`, or kubectl's other spelling `secret name`. */
+function parseTarget(target: readonly string[]): { kind: Kind; name: string } | undefined {
+  const [first = '', second] = target;
+  const [kindText = '', name = ''] =
+    target.length === 1 ? first.split('/') : target.length === 2 ? [first, second ?? ''] : [];
   const kind = KINDS[kindText.toLowerCase()];
-  if (kind === undefined || name === '' || namespace === undefined || target.length !== 1) {
-    process.stderr.write(`${EXPLAIN_USAGE}\n`);
+  if (kind === undefined || name === '' || name.includes('/')) return undefined;
+  return { kind, name };
+}
+
+/** The output format, or undefined when the value is not one. */
+function parseOutput(text: string | undefined): OutputFormat | undefined {
+  if (text === undefined) return 'table';
+  return text.trim().toLowerCase() === 'json' ? 'json' : undefined;
+}
+
+/**
+ * Prints the explanation; returns the exit code. `program` is the name the command was called by
+ * (`nsync`, or `kubectl nsync` for the plugin), for the usage text and errors.
+ */
+export async function explainCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  program = 'nsync',
+): Promise<number> {
+  const args = splitArguments(argv);
+  const parsed = parseTarget(args.target);
+  const output = parseOutput(args.output);
+  const fail = (message: string): number => {
+    process.stderr.write(`${program} explain: ${message}\n`);
+    return 2;
+  };
+  if (args.missing !== undefined) return fail(`${args.missing} needs a value`);
+  if (output === undefined) {
+    return fail(`-o/--output: expected json (or no -o for the table), got "${args.output ?? ''}"`);
+  }
+  if (parsed === undefined || args.namespace === '') {
+    process.stderr.write(`${explainUsage(program)}\n`);
     return 2;
   }
   let config: Config;
   try {
-    config = parseConfig(rest, env);
+    config = parseConfig(args.rest, env);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof TypeError) {
-      process.stderr.write(`nsync explain: ${error.message}\n`);
-      return 2;
-    }
+    if (error instanceof ConfigError || error instanceof TypeError) return fail(error.message);
     throw error;
   }
   let transport: Transport;
+  let namespace: string;
   try {
-    transport = await Transport.create(loadKubeConfig(config.access, { env }));
+    const kubeConfig = loadKubeConfig(config.access, { env });
+    // As kubectl: no -n means the context's namespace (in-cluster: the service account's).
+    namespace = args.namespace ?? kubeConfig.namespace ?? 'default';
+    transport = await Transport.create(kubeConfig);
   } catch (error) {
-    if (error instanceof KubeconfigError) {
-      process.stderr.write(`nsync explain: ${error.message}\n`);
-      return 2;
-    }
+    if (error instanceof KubeconfigError) return fail(error.message);
     throw error;
   }
-  const cache = new ClusterCache(transport, [kind]);
+  const { kind, name } = parsed;
   const stop = new AbortController();
+  // A controller retries a failed list for ever; a command says what failed and stops, as kubectl.
+  let failure: { readonly resource: string; readonly error: unknown } | undefined;
+  let synced = false;
+  const cache = new ClusterCache(transport, [kind], {
+    onWatchRestart: (resource, reason, error) => {
+      if (synced || reason !== 'error' || failure !== undefined) return;
+      failure = { resource, error };
+      stop.abort();
+    },
+  });
   const running = cache.run(stop.signal);
   try {
-    await cache.synced();
+    await Promise.race([cache.synced(), running]);
+    synced = true;
+    if (failure !== undefined) {
+      process.stderr.write(
+        `${program} explain: cannot list ${failure.resource} at ${transport.server.origin}: ${describeError(failure.error).message}\n`,
+      );
+      return 1;
+    }
     const writer = new Writer(transport);
     const { snapshot, plan } = await planSource(
       { writer, limiter: new Limiter(4) },
@@ -99,7 +182,13 @@ export async function explainCommand(argv: readonly string[], env: NodeJS.Proces
         { kind, namespace, name },
       ),
     );
-    if (snapshot.source === undefined) process.stdout.write(`${kind} ${namespace}/${name} does not exist.\n`);
+    const exists = snapshot.source !== undefined;
+    if (output === 'json') {
+      const document = explainDocument({ kind, namespace, name }, exists, plan);
+      process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+      return 0;
+    }
+    if (!exists) process.stdout.write(`${kind} ${namespace}/${name} does not exist.\n`);
     process.stdout.write(`${formatExplain(plan)}\n`);
     return 0;
   } finally {

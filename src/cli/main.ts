@@ -1,37 +1,52 @@
 /**
- * The `nsync` command: run | explain | version.
+ * The `nsync` command (and the kubectl plugin `kubectl nsync`): run | explain | version.
  */
 import { optionsHelp } from '../app/config.ts';
-import { EXPLAIN_USAGE, explainCommand } from './explain.ts';
+import { explainCommand, explainUsage } from './explain.ts';
 import { runCommand } from './run.ts';
 import { VERSION } from './version.ts';
 
-const HELP = `nsync ${VERSION} — keeps Secrets and ConfigMaps in sync across namespaces
+/** How the command was called. */
+export interface Invocation {
+  /** The name usage texts show: `nsync`, or `kubectl nsync` for the plugin. @default 'nsync' */
+  readonly program?: string;
+}
+
+/** The whole help text, under the name the command was called by. */
+function helpText(program: string): string {
+  return `${program} ${VERSION} — keeps Secrets and ConfigMaps in sync across namespaces
 
 usage:
-  nsync run [options]            run the controller
-  nsync explain <kind>/<name> -n <namespace>
+  ${program} run [options]            run the controller
+  ${program} explain <kind>/<name> [-n <namespace>] [-o json]
                                  what nsync does for one source in every namespace, and why
-  nsync version                  print the version
+                                 (-o json: a versioned document for scripts)
+  ${program} version                  print the version
 
 nsync run options (each also an environment variable):
 ${optionsHelp()}
 
-${EXPLAIN_USAGE}
+${explainUsage(program)}
 `;
+}
 
 /** Dispatches a command line; returns the exit code. */
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  invocation: Invocation = {},
+): Promise<number> {
+  const program = invocation.program ?? 'nsync';
   const [command, ...rest] = argv;
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(HELP);
+    process.stdout.write(helpText(program));
     return 0;
   }
   switch (command) {
     case 'run':
       return runCommand(rest, env);
     case 'explain':
-      return explainCommand(rest, env);
+      return explainCommand(rest, env, program);
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);
@@ -40,10 +55,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(HELP);
+      process.stdout.write(helpText(program));
       return command === undefined ? 2 : 0;
     default:
-      process.stderr.write(`nsync: unknown command "${command}"\n\n${HELP}`);
+      process.stderr.write(`${program}: unknown command "${command}"\n\n${helpText(program)}`);
       return 2;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * `nsync run`: the controller process. Exits 0 after a graceful SIGTERM/SIGINT (in-flight writes
- * finish, the Lease is released), 1 on a fatal error, 2 on bad configuration, 3 when leadership
- * was lost (Kubernetes restarts it as a standby).
+ * finish, the Lease is released — or left to expire when the API server cannot be reached), 1 on
+ * a fatal error, 2 on bad configuration, 3 when leadership was lost (Kubernetes restarts it as a
+ * standby), 70 on a bug: an unhandled rejection or uncaught exception (./crash.ts).
  */
 import { parseConfig, ConfigError, type Config } from '../app/config.ts';
 import { Controller } from '../app/controller.ts';
@@ -10,6 +11,7 @@ import { serveHealth } from '../app/health.ts';
 import { createLogger } from '../app/log.ts';
 import { Metrics } from '../app/metrics.ts';
 import { KubeconfigError, loadKubeConfig, Transport, type ResolvedKubeconfig } from '../kube/transport.ts';
+import { exitOnBug } from './crash.ts';
 import { VERSION } from './version.ts';
 
 /** Runs the controller until a signal; returns the exit code. */
@@ -25,6 +27,7 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
     throw error;
   }
   const log = createLogger(config.logLevel);
+  exitOnBug(log);
   let kubeConfig: ResolvedKubeconfig;
   try {
     kubeConfig = loadKubeConfig(config.access, { env });
@@ -69,10 +72,15 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
     },
     'nsync starting',
   );
-  let stopping: Promise<void> | undefined;
+  // Settled at once: a failure while stopping is reported below as a failure, never left as a
+  // rejection nobody awaits yet (controller.start() may still be running when it happens).
+  let stopping: Promise<{ readonly failed: unknown } | undefined> | undefined;
   const stop = (signal: string): void => {
     log.info({ signal }, 'shutting down: finishing in-flight writes');
-    stopping ??= controller.stop();
+    stopping ??= controller.stop().then(
+      () => undefined,
+      (error: unknown) => ({ failed: error }),
+    );
   };
   process.once('SIGTERM', () => {
     stop('SIGTERM');
@@ -82,7 +90,8 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
   });
   try {
     await controller.start();
-    await stopping;
+    const stopped = await stopping;
+    if (stopped !== undefined) throw stopped.failed;
   } catch (error) {
     log.fatal({ err: describeError(error) }, 'nsync failed');
     return 1;

@@ -30,12 +30,20 @@ interface LeaseObject {
   };
 }
 
+/** What release() did: gave the lease up, had none to give up, or could not reach the API server. */
+export type ReleaseOutcome =
+  | { readonly released: true }
+  | { readonly released: false; readonly why: 'not-leading' | 'not-held' }
+  | { readonly released: false; readonly why: 'failed'; readonly error: unknown };
+
 /** Competes for one Lease and tells when leadership starts and ends. */
 export class LeaderElector {
   private readonly transport: Transport;
   private readonly options: LeaseOptions;
   private observed: { record: string; at: number } = { record: '', at: 0 };
   private leading = false;
+  /** The renew loop while leading: release() stops it first, so no renewal lands after the release. */
+  private renewing: { readonly stop: AbortController; readonly done: Promise<void> } | undefined;
 
   constructor(transport: Transport, options: LeaseOptions) {
     this.transport = transport;
@@ -55,7 +63,8 @@ export class LeaderElector {
     while (!signal.aborted) {
       if (await this.tryAcquireOrRenew().catch(() => false)) {
         this.leading = true;
-        void this.renewLoop(signal, onLost);
+        const stop = new AbortController();
+        this.renewing = { stop, done: this.renewLoop(AbortSignal.any([signal, stop.signal]), onLost) };
         return true;
       }
       await delay(this.options.retryPeriodMs * (1 + Math.random() * 0.2), signal);
@@ -68,7 +77,9 @@ export class LeaderElector {
     while (!signal.aborted && this.leading) {
       await delay(this.options.retryPeriodMs, signal);
       if (isAborted(signal)) break;
-      const renewed = await this.tryAcquireOrRenew().catch(() => false);
+      // The signal also cuts a renewal in flight short, so release() never waits out its timeout.
+      const renewed = await this.tryAcquireOrRenew(signal).catch(() => false);
+      if (isAborted(signal)) break; // stopping, not losing: an aborted renewal is no lost lease
       if (renewed) {
         lastRenew = performance.now();
       } else if (performance.now() - lastRenew >= this.options.renewDeadlineMs) {
@@ -79,25 +90,40 @@ export class LeaderElector {
     }
   }
 
-  /** Gives the lease up (graceful shutdown) so a standby takes over at once. */
-  async release(): Promise<void> {
-    if (!this.leading) return;
+  /**
+   * Gives the lease up (graceful shutdown) so a standby takes over at once. Never rejects: a
+   * shutdown must finish whatever the API server does meanwhile (it may be restarting or gone),
+   * and a lease that could not be released merely expires after its duration. The renew loop is
+   * stopped and waited for first, so a renewal in flight cannot take the lease back afterwards.
+   */
+  async release(): Promise<ReleaseOutcome> {
+    const renewing = this.renewing;
+    this.renewing = undefined;
+    renewing?.stop.abort();
+    await renewing?.done;
+    if (!this.leading) return { released: false, why: 'not-leading' };
     this.leading = false;
-    const lease = await this.get();
-    if (lease?.spec.holderIdentity !== this.options.identity) return;
-    lease.spec.holderIdentity = null;
-    lease.spec.leaseDurationSeconds = 1;
-    lease.spec.renewTime = microTime(Date.now());
-    await this.put(lease).catch(() => undefined);
+    try {
+      const lease = await this.get();
+      if (lease?.spec.holderIdentity !== this.options.identity) return { released: false, why: 'not-held' };
+      lease.spec.holderIdentity = null;
+      lease.spec.leaseDurationSeconds = 1;
+      lease.spec.renewTime = microTime(Date.now());
+      await this.put(lease);
+      return { released: true };
+    } catch (error) {
+      return { released: false, why: 'failed', error };
+    }
   }
 
-  private async get(): Promise<LeaseObject | undefined> {
+  private async get(signal?: AbortSignal): Promise<LeaseObject | undefined> {
     try {
       return (
         await this.transport.json<LeaseObject>({
           method: 'GET',
           path: objectPath(LEASES, this.options.namespace, this.options.name),
           timeoutMs: this.options.retryPeriodMs * 2,
+          ...(signal === undefined ? {} : { signal }),
         })
       ).body;
     } catch (error) {
@@ -106,20 +132,21 @@ export class LeaderElector {
     }
   }
 
-  private async put(lease: LeaseObject): Promise<void> {
+  private async put(lease: LeaseObject, signal?: AbortSignal): Promise<void> {
     await this.transport.json({
       method: 'PUT',
       path: objectPath(LEASES, this.options.namespace, this.options.name),
       body: lease,
       timeoutMs: this.options.retryPeriodMs * 2,
+      ...(signal === undefined ? {} : { signal }),
     });
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
     const now = Date.now();
     const { identity, leaseDurationMs } = this.options;
     const leaseDurationSeconds = Math.ceil(leaseDurationMs / 1000);
-    const lease = await this.get();
+    const lease = await this.get(signal);
     if (lease === undefined) {
       await this.transport.json({
         method: 'POST',
@@ -137,6 +164,7 @@ export class LeaderElector {
           },
         },
         timeoutMs: this.options.retryPeriodMs * 2,
+        ...(signal === undefined ? {} : { signal }),
       });
       this.observed = { record: `${identity}|${microTime(now)}`, at: performance.now() };
       return true;
@@ -154,7 +182,7 @@ export class LeaderElector {
     lease.spec.holderIdentity = identity;
     lease.spec.leaseDurationSeconds = leaseDurationSeconds;
     lease.spec.renewTime = microTime(now);
-    await this.put(lease); // resourceVersion in metadata: a concurrent taker gets 409 and loses.
+    await this.put(lease, signal); // resourceVersion in metadata: a concurrent taker gets 409 and loses.
     this.observed = { record: `${identity}|${lease.spec.renewTime}`, at: performance.now() };
     return true;
   }

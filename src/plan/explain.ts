@@ -24,7 +24,7 @@ function cell(text: string): string {
 }
 
 /** Namespace, then name, then push before pull: the order a person scans the table in. */
-function compareDecisions(a: Decision, b: Decision): number {
+export function compareDecisions(a: Decision, b: Decision): number {
   return (
     compareText(a.namespace, b.namespace) ||
     compareText(a.name, b.name) ||

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EXPLAIN_API_VERSION, explainDocument } from './explain-json.ts';
+import type { Decision, Plan, WriteOp } from './model.ts';
+
+const source = { kind: 'Secret', namespace: 'platform', name: 'db' } as const;
+
+function planOf(overrides: Partial<Plan> = {}): Plan {
+  return { decisions: [], ops: [], readsFirst: [], sourceProblems: [], targetProblems: [], ...overrides };
+}
+
+function decision(namespace: string, mode: Decision['mode'], code: string, message: string): Decision {
+  // A code the planner may add later flows through as it is: the document passes strings on.
+  return { namespace, name: 'db', mode, code: code as Decision['code'], message };
+}
+
+const op = (verb: 'create' | 'patch', namespace: string): WriteOp =>
+  verb === 'create'
+    ? {
+        verb,
+        target: { kind: 'Secret', namespace, name: 'db' },
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'db', namespace, labels: {}, annotations: {} },
+        },
+      }
+    : {
+        verb,
+        target: { kind: 'Secret', namespace, name: 'db' },
+        patch: { metadata: { resourceVersion: '1', annotations: {} }, data: {} },
+      };
+
+void describe('explainDocument', () => {
+  void it('gives every decision its reason code, sentence and planned write, sorted as the table', () => {
+    const document = explainDocument(
+      source,
+      true,
+      planOf({
+        decisions: [
+          decision('team-b', 'pull', 'update', 'Fills it.'),
+          decision('team-b', 'push', 'conflict-unowned', 'Left untouched.'),
+          decision('team-a', 'push', 'create', 'Creates it.'),
+          decision('team-c', 'push', 'contested-by-a-newer-reason', 'A reason this test does not know.'),
+        ],
+        ops: [op('create', 'team-a'), op('patch', 'team-b')],
+      }),
+    );
+    assert.deepEqual(JSON.parse(JSON.stringify(document)), {
+      apiVersion: EXPLAIN_API_VERSION,
+      kind: 'Explanation',
+      source: { kind: 'Secret', namespace: 'platform', name: 'db', exists: true },
+      targets: [
+        {
+          namespace: 'team-a',
+          name: 'db',
+          mode: 'push',
+          decision: 'create',
+          reason: 'Creates it.',
+          write: 'create',
+          keptKeys: [],
+        },
+        {
+          namespace: 'team-b',
+          name: 'db',
+          mode: 'push',
+          decision: 'conflict-unowned',
+          reason: 'Left untouched.',
+          write: null,
+          keptKeys: [],
+        },
+        {
+          namespace: 'team-b',
+          name: 'db',
+          mode: 'pull',
+          decision: 'update',
+          reason: 'Fills it.',
+          write: 'patch',
+          keptKeys: [],
+        },
+        {
+          namespace: 'team-c',
+          name: 'db',
+          mode: 'push',
+          decision: 'contested-by-a-newer-reason',
+          reason: 'A reason this test does not know.',
+          write: null,
+          keptKeys: [],
+        },
+      ],
+      writes: { create: 1, replace: 0, patch: 1, delete: 0 },
+      problems: [],
+    });
+  });
+
+  void it('says when the source does not exist, and lists kept keys and every problem with its object', () => {
+    const document = explainDocument(
+      source,
+      false,
+      planOf({
+        decisions: [{ ...decision('team-a', 'pull', 'source-missing', 'Gone.'), keptKeys: ['own'] }],
+        sourceProblems: [{ dialect: 'native', annotation: 'nsync.dev/push-to', message: 'Bad pattern.' }],
+        targetProblems: [
+          {
+            target: { kind: 'Secret', namespace: 'team-a', name: 'wants' },
+            problems: [
+              {
+                dialect: 'reflector',
+                annotation: 'reflector.v1.k8s.emberstack.com/reflects',
+                message: 'Bad.',
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    assert.equal(document.source.exists, false);
+    assert.deepEqual(document.targets[0]?.keptKeys, ['own']);
+    assert.deepEqual(document.problems, [
+      { object: source, dialect: 'native', annotation: 'nsync.dev/push-to', message: 'Bad pattern.' },
+      {
+        object: { kind: 'Secret', namespace: 'team-a', name: 'wants' },
+        dialect: 'reflector',
+        annotation: 'reflector.v1.k8s.emberstack.com/reflects',
+        message: 'Bad.',
+      },
+    ]);
+  });
+});
