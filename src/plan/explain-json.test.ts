@@ -6,7 +6,15 @@ import type { Decision, Plan, WriteOp } from './model.ts';
 const source = { kind: 'Secret', namespace: 'platform', name: 'db' } as const;
 
 function planOf(overrides: Partial<Plan> = {}): Plan {
-  return { decisions: [], ops: [], readsFirst: [], sourceProblems: [], targetProblems: [], ...overrides };
+  return {
+    decisions: [],
+    ops: [],
+    readsFirst: [],
+    sourceProblems: [],
+    droppedKeys: [],
+    targetProblems: [],
+    ...overrides,
+  };
 }
 
 function decision(namespace: string, mode: Decision['mode'], code: string, message: string): Decision {
