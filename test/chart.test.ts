@@ -284,6 +284,12 @@ test('the defaults render the controller, its RBAC, Service and PodDisruptionBud
     '--lease-namespace=$(POD_NAMESPACE)',
     '--lease-name=nsync',
     '--listen=:8080',
+    '--target-consent=false',
+    '--max-restores=3',
+    '--restore-window=10m',
+    '--max-targets-per-source=10000',
+    '--max-bytes-per-source=512Mi',
+    '--mirror-into-own-namespace=false',
   ]);
   assert.deepEqual(
     container.env.map((variable) => [variable.name, variable.valueFrom?.fieldRef?.fieldPath]),

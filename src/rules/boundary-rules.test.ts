@@ -15,7 +15,7 @@ void describe('copy policy', () => {
       'kubernetes.io/service-account.name',
       'addonmanager.kubernetes.io/mode',
       'istio/multiCluster',
-      'controller.cert-manager.io/fao',
+      'trust.cert-manager.io/bundle',
       'service.beta.openshift.io/inject-cabundle',
     ]) {
       assert.equal(DEFAULT_COPY_POLICY.denies(key), true, key);

@@ -39,8 +39,9 @@ export const BUILT_IN_DENIED_KEYS: readonly DeniedKey[] = [
   { glob: '*.kubernetes.io/*', why: 'Kubernetes core components (addon manager, kubectl, services, nodes)' },
   { glob: 'k8s.io/*', why: 'Kubernetes core' },
   { glob: '*.k8s.io/*', why: 'Kubernetes core and SIG projects' },
-  { glob: 'cert-manager.io/*', why: 'cert-manager (a Secret it believes is its Certificate’s)' },
-  { glob: '*.cert-manager.io/*', why: 'cert-manager and trust-manager' },
+  // cert-manager's own `cert-manager.io/` annotations on an issued Secret only describe it (kubed
+  // users rely on their copy, seed example); trust-manager deletes and rewrites what it labels.
+  { glob: 'trust.cert-manager.io/*', why: 'trust-manager (bundle targets it writes and prunes)' },
   { glob: 'external-secrets.io/*', why: 'External Secrets Operator' },
   { glob: '*.external-secrets.io/*', why: 'External Secrets Operator' },
   { glob: 'sealedsecrets.bitnami.com/*', why: 'Sealed Secrets' },
