@@ -338,23 +338,20 @@ function reportBoundary(deps: ReconcileDeps, snapshot: Snapshot, source: SourceS
       note: `${String(refused.length)} target(s) refuse this source's mirror (${owned.refuse}) and are left alone: ${locations(refused)}`,
     });
   }
-  const reserved = pushed('reserved');
-  if (reserved.length > 0) {
-    deps.events.emit(subject, {
-      type: 'Warning',
-      reason: 'ReservedName',
-      action: 'Mirror',
-      note: `${reserved[0]?.message ?? ''} Not written at: ${locations(reserved)}`,
-    });
-  }
-  const unconsented = pushed('target-consent-missing');
-  if (unconsented.length > 0) {
-    deps.events.emit(subject, {
-      type: 'Warning',
-      reason: 'TargetConsentMissing',
-      action: 'Mirror',
-      note: `${String(unconsented.length)} selected namespace(s) do not accept mirrors from ${key.namespace} (their ${ACCEPT_FROM_ANNOTATION} annotation): ${locations(unconsented)}`,
-    });
+  const summed: readonly [Decision['code'], string, (found: readonly Decision[]) => string][] = [
+    ['reserved', 'ReservedName', (found) => `${found[0]?.message ?? ''} Not written at: ${locations(found)}`],
+    [
+      'target-consent-missing',
+      'TargetConsentMissing',
+      (found) =>
+        `${String(found.length)} selected namespace(s) do not accept mirrors from ${key.namespace} (their ${ACCEPT_FROM_ANNOTATION} annotation): ${locations(found)}`,
+    ],
+  ];
+  for (const [code, reason, note] of summed) {
+    const found = pushed(code);
+    if (found.length > 0) {
+      deps.events.emit(subject, { type: 'Warning', reason, action: 'Mirror', note: note(found) });
+    }
   }
   if (result.overBudget !== undefined) {
     deps.events.emit(subject, {
