@@ -14,8 +14,9 @@ import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { toMirrorRule } from '../src/api/convert.ts';
 import { computeStatus } from '../src/api/status.ts';
-import type { MirrorStatusV1 } from '../src/api/types.ts';
+import type { MirrorResourceV1, MirrorStatusV1 } from '../src/api/types.ts';
 import { createNamespaces, eventually, sharedCluster, uniqueName } from './support/cluster.ts';
 import { installCrds } from './support/crds.ts';
 
@@ -149,6 +150,25 @@ void describe('the CRDs from the chart', () => {
     for (const [path, body] of valid) {
       const answer = await dryRun(path, body);
       assert.equal(answer.status, 201, `${JSON.stringify(body)}: ${answer.message}`);
+    }
+  });
+
+  test('admit every example of docs/api.md, which nsync converts into a rule', async () => {
+    const text = readFileSync(join(root, 'docs', 'api.md'), 'utf8');
+    const examples = [...text.matchAll(/```yaml\n([\s\S]*?)```/gu)]
+      .map((match) => parse(match[1] ?? '') as MirrorResourceV1 | null)
+      .filter((object) => object?.apiVersion === 'nsync.dev/v1alpha1');
+    assert.equal(examples.length, 3);
+    for (const example of examples) {
+      assert.ok(example);
+      const isMirror = example.kind === 'Mirror';
+      const object: MirrorResourceV1 = isMirror
+        ? { ...example, metadata: { ...example.metadata, namespace } }
+        : example;
+      const converted = toMirrorRule(object);
+      assert.ok(converted.ok, JSON.stringify(converted));
+      const answer = await dryRun(isMirror ? mirrors(namespace) : CLUSTER_MIRRORS, object);
+      assert.equal(answer.status, 201, `${example.metadata.name}: ${answer.message}`);
     }
   });
 
