@@ -13,10 +13,11 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { parse } from 'yaml';
 import { toMirrorRule } from '../src/api/convert.ts';
 import { computeStatus } from '../src/api/status.ts';
-import type { MirrorResourceV1, MirrorStatusV1 } from '../src/api/types.ts';
+import type { MirrorKind, MirrorResourceV1, MirrorStatusV1 } from '../src/api/types.ts';
 import { createNamespaces, eventually, sharedCluster, uniqueName } from './support/cluster.ts';
 import { installCrds } from './support/crds.ts';
 
@@ -349,6 +350,128 @@ void describe('the CRDs from the chart', () => {
       assert.match(answer.message, message);
     });
   }
+});
+
+/**
+ * Random specs built from the characters and shapes that decide validity, well inside the size
+ * limits (which both sides also enforce, with different wording).
+ */
+function specs(): fc.Arbitrary<{ kind: MirrorKind; spec: object }> {
+  /** Mostly `valid`, now and then `random`: most specs are valid, and each part can break one. */
+  const mostly = <T>(valid: fc.Arbitrary<T>, random: fc.Arbitrary<T>): fc.Arbitrary<T> =>
+    fc.oneof({ weight: 12, arbitrary: valid }, { weight: 1, arbitrary: random });
+  const chars = (units: string[], maxLength: number): fc.Arbitrary<string> =>
+    fc.string({ unit: fc.constantFrom(...units), maxLength });
+  const nameChars = ['a', 'b', '0', '-', '.', 'A', '_'];
+  const objectName = mostly(fc.constantFrom('db', 'a.b', 'x-1', 'tls0'), chars(nameChars, 6));
+  const glob = mostly(
+    fc.constantFrom('team-*', 'app-?', '*', '!team-b', '!kube-*', 'prod', 'src'),
+    fc.oneof(fc.constant('!*'), chars(['a', 'b', '-', '*', '?', '!', 'A', '.', ' ', ','], 6)),
+  );
+  const labelKey = mostly(
+    fc.constantFrom('env', 'example.com/team', 'tier'),
+    chars(['a', 'B', '0', '-', '.', '_', ' ', '/'], 8),
+  );
+  const labelValue = mostly(
+    fc.constantFrom('prod', '', 'a_b', 'x.1'),
+    chars(['a', 'B', '0', '-', '.', '_', ' '], 6),
+  );
+  const anyExpression = fc.record(
+    {
+      key: labelKey,
+      operator: fc.constantFrom('In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt'),
+      values: fc.array(labelValue, { maxLength: 2 }),
+    },
+    { requiredKeys: ['key', 'operator'] },
+  );
+  const validExpression = fc.oneof(
+    fc.record({
+      key: labelKey,
+      operator: fc.constantFrom('In', 'NotIn'),
+      values: fc.array(labelValue, { minLength: 1, maxLength: 2 }),
+    }),
+    fc.record({ key: labelKey, operator: fc.constantFrom('Exists', 'DoesNotExist') }),
+  );
+  const selector = mostly<object>(
+    fc.oneof(
+      fc.record({ matchLabels: fc.dictionary(labelKey, labelValue, { minKeys: 1, maxKeys: 2 }) }),
+      fc.record({ matchExpressions: fc.array(validExpression, { minLength: 1, maxLength: 2 }) }),
+    ),
+    fc.record(
+      {
+        matchLabels: fc.dictionary(labelKey, labelValue, { maxKeys: 2 }),
+        matchExpressions: fc.array(anyExpression, { maxLength: 2 }),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  const targets = mostly<object>(
+    fc.record(
+      {
+        namespaces: fc.array(glob, { minLength: 1, maxLength: 3 }),
+        namespaceSelector: selector,
+        name: objectName,
+      },
+      { requiredKeys: ['namespaces'] },
+    ),
+    fc.record(
+      { namespaces: fc.array(glob, { maxLength: 3 }), namespaceSelector: selector, name: objectName },
+      { requiredKeys: [] },
+    ),
+  );
+  const key = mostly(
+    fc.constantFrom('ca.crt', 'tls.key', '.x', 'a_b'),
+    chars(['a', '.', '-', '_', '/', 'B'], 4),
+  );
+  const rest = {
+    targets,
+    keys: mostly(
+      fc.uniqueArray(key, { minLength: 1, maxLength: 3 }),
+      // Empty, or a key listed twice.
+      fc.array(key, { maxLength: 2 }).map((list) => [...list, ...list.slice(0, 1)]),
+    ),
+    copyLabels: fc.boolean(),
+  };
+  const source = (withNamespace: boolean) =>
+    fc.record({
+      kind: mostly(fc.constantFrom('Secret', 'ConfigMap'), fc.constantFrom('Pod', 'secret')),
+      name: objectName,
+      ...(withNamespace
+        ? { namespace: mostly(fc.constantFrom('src', 'platform'), chars(nameChars, 5)) }
+        : {}),
+    });
+  return fc.oneof(
+    fc
+      .record({ source: source(true), ...rest }, { requiredKeys: ['source', 'targets'] })
+      .map((spec) => ({ kind: 'ClusterMirror' as const, spec })),
+    fc
+      .record({ source: source(false), ...rest }, { requiredKeys: ['source', 'targets'] })
+      .map((spec) => ({ kind: 'Mirror' as const, spec })),
+  );
+}
+
+test('the API server admits exactly the specs nsync can serve (random specs)', async () => {
+  let admitted = 0;
+  await fc.assert(
+    fc.asyncProperty(specs(), async ({ kind, spec }) => {
+      const body: MirrorResourceV1 =
+        kind === 'Mirror' ? (mirror(spec) as MirrorResourceV1) : (clusterMirror(spec) as MirrorResourceV1);
+      const converted = toMirrorRule(
+        kind === 'Mirror' ? { ...body, metadata: { ...body.metadata, namespace } } : body,
+      );
+      const answer = await dryRun(kind === 'Mirror' ? mirrors(namespace) : CLUSTER_MIRRORS, body);
+      const problems = converted.ok ? [] : converted.problems.map((p) => `${p.field}: ${p.message}`);
+      assert.equal(
+        answer.status === 201,
+        converted.ok,
+        `API server: ${answer.status} ${answer.message}\nnsync: ${problems.join('; ')}`,
+      );
+      if (converted.ok) admitted += 1;
+    }),
+    { numRuns: 400 },
+  );
+  // The generator reaches both sides often enough for the comparison to mean something.
+  assert.ok(admitted >= 80 && admitted <= 360, `${admitted} of 400 random specs were valid`);
 });
 
 /** A GET as kubectl makes it for `kubectl get`: the server renders the printer columns. */

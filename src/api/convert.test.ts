@@ -85,7 +85,7 @@ void describe('toMirrorRule', () => {
           },
           name: 'shared.tls',
         },
-        keys: ['tls.key', 'tls.crt', 'tls.key'],
+        keys: ['tls.key', 'tls.crt'],
         copyLabels: true,
         copyAnnotations: true,
       }),
@@ -184,6 +184,7 @@ void describe('toMirrorRule', () => {
     ],
     ['a bad key', { ...WILDCARD, keys: ['tls.crt', 'a/b'] }, /spec\.keys\[1\]: "a\/b"/],
     ['an empty key list', { ...WILDCARD, keys: [] }, /keys must list at least one key/],
+    ['a key listed twice', { ...WILDCARD, keys: ['a', 'b', 'a'] }, /spec\.keys\[2\]: "a" is listed twice/],
     [
       'a bad kind',
       { ...WILDCARD, source: { ...WILDCARD.source, kind: 'Pod' } },

@@ -338,7 +338,10 @@ function readTargetName(
   return problems.check('spec.targets.name', about(name, objectNameProblem(name))) ? name : undefined;
 }
 
-/** Sorted, without duplicates, so equal subsets compare and hash equal; undefined = every key. */
+/**
+ * Sorted, so equal subsets compare and hash equal; undefined = every key. A key listed twice is
+ * refused, as the CRD's set semantics refuse it.
+ */
 function readKeys(value: unknown, problems: Problems): readonly string[] | undefined {
   const keys = stringList(value, 'spec.keys', problems);
   if (keys === undefined) return undefined;
@@ -349,8 +352,10 @@ function readKeys(value: unknown, problems: Problems): readonly string[] | undef
   keys.forEach((key, index) => {
     const reason = dataKeyProblem(key);
     if (reason !== undefined) problems.add(`spec.keys[${index}]`, `${quote(key)}: ${reason}`);
+    else if (keys.indexOf(key) !== index)
+      problems.add(`spec.keys[${index}]`, `${quote(key)} is listed twice`);
   });
-  return [...new Set(keys)].sort();
+  return [...keys].sort();
 }
 
 /**
