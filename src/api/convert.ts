@@ -129,13 +129,15 @@ function readSource(resource: MirrorResourceV1, problems: Problems): ObjectKey |
   const { kind, name, namespace } = source as Record<string, unknown>;
   const kindOk = isString(kind) && KINDS.has(kind);
   if (!kindOk) problems.add('spec.source.kind', `must be Secret or ConfigMap, not ${quote(String(kind))}`);
-  const nameOk = isString(name)
-    ? problems.check('spec.source.name', about(name, objectNameProblem(name)))
-    : problems.check('spec.source.name', 'is required');
+  const nameOk = problems.check(
+    'spec.source.name',
+    isString(name) ? about(name, objectNameProblem(name)) : 'is required',
+  );
   let sourceNamespace: string | undefined;
   if (resource.kind === 'Mirror') {
     sourceNamespace = resource.metadata.namespace;
-    if (namespace !== undefined && namespace !== sourceNamespace) {
+    // Refused even when it names the Mirror's own namespace, exactly as the CRD refuses it.
+    if (namespace !== undefined) {
       problems.add(
         'spec.source.namespace',
         'a Mirror copies a source in its own namespace: remove source.namespace, or use a ClusterMirror for a source in another namespace',
