@@ -57,6 +57,25 @@ export default tseslint.config(
     ),
   },
   {
+    // The API types and converters are pure too; only their tests read the CRD files.
+    files: ['src/api/**/*.ts'],
+    ignores: ['src/api/**/*.test.ts'],
+    rules: layer(
+      [
+        '@kubernetes/*',
+        '**/kube/**',
+        '**/runtime/**',
+        '**/app/**',
+        '**/cli/**',
+        '**/plan/**',
+        'node:fs*',
+        'node:http*',
+        'node:net',
+      ],
+      'api/ is pure: types and conversions into the rule model, no client, no I/O, no wiring.',
+    ),
+  },
+  {
     files: ['src/runtime/**/*.ts'],
     rules: layer(
       ['@kubernetes/*', '**/rules/**', '**/plan/**', '**/app/**', '**/kube/**', '**/cli/**'],

@@ -179,6 +179,8 @@ const EVERYTHING_SET = [
 
 const EXPECTED_KINDS = [
   'ClusterRole',
+  'ClusterRole',
+  'ClusterRole',
   'ClusterRoleBinding',
   'Deployment',
   'PodDisruptionBudget',
@@ -319,7 +321,7 @@ test('the defaults render the controller, its RBAC, Service and PodDisruptionBud
   );
 
   // Exactly the rights nsync needs, and nothing more.
-  assert.deepEqual(ruleLines(rendered.one('ClusterRole') as Role), [
+  assert.deepEqual(ruleLines(rendered.one('ClusterRole', 'nsync') as Role), [
     `/configmaps: ${verbs(MIRROR_VERBS)}`,
     '/namespaces: get,list,watch',
     `/secrets: ${verbs(MIRROR_VERBS)}`,
@@ -370,19 +372,65 @@ test('the rendered arguments are accepted by nsync run’s own flag parser', () 
 
 test('kinds=secrets drops every ConfigMap rule and flag', () => {
   const rendered = render('nsync', 'nsync', ['--set-json', 'nsync.kinds=["secrets"]']);
-  assert.deepEqual(ruleLines(rendered.one('ClusterRole') as Role), [
+  assert.deepEqual(ruleLines(rendered.one('ClusterRole', 'nsync') as Role), [
     '/namespaces: get,list,watch',
     `/secrets: ${verbs(MIRROR_VERBS)}`,
     'events.k8s.io/events: create,patch',
   ]);
   assert.ok(deploymentOf(rendered).container.args.includes('--kinds=secrets'));
   const configMapsOnly = render('nsync', 'nsync', ['--set-json', 'nsync.kinds=["configmaps"]']);
-  assert.ok(!ruleLines(configMapsOnly.one('ClusterRole') as Role).some((line) => line.includes('secrets')));
+  assert.ok(
+    !ruleLines(configMapsOnly.one('ClusterRole', 'nsync') as Role).some((line) => line.includes('secrets')),
+  );
+});
+
+test('Mirror rights aggregate into admin, edit and view; ClusterMirror rights never do', () => {
+  const rendered = render('nsync', 'nsync');
+  const label = (role: Manifest, to: string): string | undefined =>
+    role.metadata.labels?.[`rbac.authorization.k8s.io/aggregate-to-${to}`];
+  const edit = rendered.one('ClusterRole', 'nsync-mirrors-edit') as Role;
+  assert.deepEqual(
+    [label(edit, 'admin'), label(edit, 'edit'), label(edit, 'view')],
+    ['true', 'true', undefined],
+  );
+  assert.deepEqual(ruleLines(edit), [
+    'nsync.dev/mirrors/status: get',
+    `nsync.dev/mirrors: ${verbs([...MIRROR_VERBS, 'deletecollection'])}`,
+  ]);
+  const view = rendered.one('ClusterRole', 'nsync-mirrors-view') as Role;
+  assert.deepEqual(
+    [label(view, 'admin'), label(view, 'edit'), label(view, 'view')],
+    [undefined, undefined, 'true'],
+  );
+  assert.deepEqual(ruleLines(view), [
+    'nsync.dev/mirrors/status: get,list,watch',
+    'nsync.dev/mirrors: get,list,watch',
+  ]);
+  assert.ok(!rendered.objects.some((object) => JSON.stringify(object).includes('clustermirrors')));
+
+  const without = render('nsync', 'nsync', ['--set', 'rbac.aggregateToDefaultRoles=false']);
+  assert.deepEqual(
+    without.objects.filter((object) => object.kind === 'ClusterRole').map((object) => object.metadata.name),
+    ['nsync'],
+  );
+});
+
+test('the CRDs ship in the chart’s crds/, which Helm installs before any template', () => {
+  const names = parseAllDocuments(helm(['show', 'crds', chartDir]))
+    .map((doc) => (doc.toJS() as Manifest | null)?.metadata.name)
+    .sort();
+  assert.deepEqual(names, ['clustermirrors.nsync.dev', 'mirrors.nsync.dev']);
+  // `helm template` leaves them out unless asked: they are not release objects to upgrade or delete.
+  assert.ok(!render('nsync', 'nsync').kinds().includes('CustomResourceDefinition'));
+  const withCrds = render('nsync', 'nsync', ['--include-crds']).kinds();
+  assert.equal(withCrds.filter((kind) => kind === 'CustomResourceDefinition').length, 2);
 });
 
 test('one replica without leader election has no Lease Role and no PodDisruptionBudget', () => {
   const rendered = render('nsync', 'nsync', ['--set', 'replicas=1,nsync.leaderElect=false']);
   assert.deepEqual(rendered.kinds(), [
+    'ClusterRole',
+    'ClusterRole',
     'ClusterRole',
     'ClusterRoleBinding',
     'Deployment',
@@ -641,7 +689,9 @@ async function installRbac(
   };
   try {
     for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']) {
-      await create(rendered.one(kind), { dryRun: false });
+      for (const object of rendered.objects.filter((candidate) => candidate.kind === kind)) {
+        await create(object, { dryRun: false });
+      }
     }
     const identity = await cluster.serviceAccountIdentity(
       namespace,

@@ -17,7 +17,7 @@ export type {
   SourceContext,
   TargetContext,
 } from './dialects/adapter.ts';
-export { nativeDialect, parseKeyList } from './dialects/native.ts';
+export { nativeDialect, parseKeyList, REQUIRED_SECRET_KEYS } from './dialects/native.ts';
 export { reflectorDialect } from './dialects/reflector.ts';
 export { replicatorDialect } from './dialects/replicator.ts';
 export { kubedDialect } from './dialects/kubed.ts';

@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** Controllers of kube-controller-manager that nsync's behaviour depends on. */
-const CONTROLLERS = 'namespace,garbagecollector,serviceaccount,root-ca-cert-publisher';
+const CONTROLLERS =
+  'namespace,garbagecollector,serviceaccount,root-ca-cert-publisher,clusterrole-aggregation';
 
 /** Options for one control plane. */
 export interface ControlPlaneOptions {

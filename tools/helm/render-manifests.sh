@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the plain manifests under deploy/kustomize from the Helm chart's defaults (release
-# "nsync" in namespace "nsync"): `helm template`, minus Helm's own labels, one file per object, a
-# Namespace and a kustomization.yaml. Run it after every chart change:
+# "nsync" in namespace "nsync"): the chart's CRDs copied as they are, `helm template` minus Helm's
+# own labels, one file per object, a Namespace and a kustomization.yaml. Run it after every chart
+# change:
 #
 #   bash tools/helm/render-manifests.sh            # rewrites deploy/kustomize
 #   bash tools/helm/render-manifests.sh <dir>      # writes into <dir> instead (tests compare)
@@ -19,8 +20,8 @@ rendered=$("$helm_dir/helm" template "$release" "$repo/deploy/chart/nsync" --nam
 mkdir -p "$out"
 rm -f "$out"/*.yaml
 cd "$repo"
-RENDERED=$rendered OUT=$out NAMESPACE=$namespace node --input-type=module -e '
-import { writeFileSync } from "node:fs";
+RENDERED=$rendered OUT=$out NAMESPACE=$namespace RELEASE=$release CHART=$repo/deploy/chart/nsync node --input-type=module -e '
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Document, isPair, isScalar, parseAllDocuments, stringify, visit } from "yaml";
 
@@ -70,17 +71,34 @@ files.push({
     options,
   ),
 });
-for (const doc of parseAllDocuments(process.env.RENDERED)) {
-  const object = doc.toJS();
-  if (object === null || object === undefined) continue;
+// The CRDs are copied as they are: the crds/ files of the chart stay their single source.
+const crdDir = join(process.env.CHART, "crds");
+for (const file of readdirSync(crdDir).filter((name) => name.endsWith(".yaml")).sort()) {
+  const copied = [
+    `# Copied from deploy/chart/nsync/crds/${file} by tools/helm/render-manifests.sh: edit that`,
+    "# file, then run the script; do not edit this copy.",
+  ].join("\n");
+  files.push({ file, text: readFileSync(join(crdDir, file), "utf8"), header: copied });
+}
+const objects = parseAllDocuments(process.env.RENDERED)
+  .map((doc) => doc.toJS())
+  .filter((object) => object !== null && object !== undefined);
+const perKind = new Map();
+for (const object of objects) perKind.set(object.kind, (perKind.get(object.kind) ?? 0) + 1);
+for (const object of objects) {
   clean(object.metadata?.labels);
   clean(object.spec?.template?.metadata?.labels);
-  files.push({ file: `${object.kind.toLowerCase()}.yaml`, text: render(object) });
+  // One file per object: <kind>.yaml, or <kind>-<name without the release prefix>.yaml for a kind
+  // with several objects (the one named after the release keeps <kind>.yaml).
+  const name = object.metadata?.name ?? "";
+  const several = perKind.get(object.kind) > 1 && name !== process.env.RELEASE;
+  const suffix = several ? `-${name.replace(`${process.env.RELEASE}-`, "")}` : "";
+  files.push({ file: `${object.kind.toLowerCase()}${suffix}.yaml`, text: render(object) });
 }
 const names = files.map((entry) => entry.file);
 if (new Set(names).size !== names.length) throw new Error(`two objects of one kind: ${names.join(", ")}`);
-for (const { file, text } of files) {
-  writeFileSync(join(process.env.OUT, file), `${header(file)}\n${text}`);
+for (const { file, text, header: own } of files) {
+  writeFileSync(join(process.env.OUT, file), `${own ?? header(file)}\n${text}`);
 }
 const image = /image: (\S+):(\S+)/.exec(files.map((entry) => entry.text).join("\n"));
 if (!image) throw new Error("no image in the rendered Deployment");

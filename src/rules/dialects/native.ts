@@ -106,9 +106,10 @@ function readKeys(
 /**
  * Keys the API server requires in a Secret of each built-in type. A mirror keeps the source's
  * type, so a key subset without these could never be written: better said once on the source
- * than as a failed write in every namespace.
+ * than as a failed write in every namespace. Shared with the nsync.dev API (src/api), whose key
+ * subsets follow the same rule.
  */
-const REQUIRED_SECRET_KEYS: ReadonlyMap<string, readonly string[]> = new Map([
+export const REQUIRED_SECRET_KEYS: ReadonlyMap<string, readonly string[]> = new Map([
   ['kubernetes.io/tls', ['tls.crt', 'tls.key']],
   ['kubernetes.io/dockerconfigjson', ['.dockerconfigjson']],
   ['kubernetes.io/dockercfg', ['.dockercfg']],
