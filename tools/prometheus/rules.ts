@@ -68,8 +68,8 @@ export function helmBinary(): string {
   return helmPath;
 }
 
-/** The chart's PrometheusRule `spec` for RELEASE in RELEASE_NAMESPACE. */
-export function renderAlertRules(): RuleGroups {
+/** One object the chart renders for RELEASE in RELEASE_NAMESPACE, with every monitoring option on. */
+export function renderTemplate(template: string): { kind?: string; metadata?: { name?: string } } {
   const text = execFileSync(
     helmBinary(),
     [
@@ -79,17 +79,22 @@ export function renderAlertRules(): RuleGroups {
       '--namespace',
       RELEASE_NAMESPACE,
       '--set',
-      'prometheusRule.enabled=true',
+      'prometheusRule.enabled=true,serviceMonitor.enabled=true,grafanaDashboard.enabled=true',
       '--show-only',
-      'templates/prometheusrule.yaml',
+      template,
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const [document, ...rest] = parseAllDocuments(text);
   if (document === undefined || rest.length > 0 || document.errors.length > 0) {
-    throw new Error(`helm rendered something other than one PrometheusRule:\n${text}`);
+    throw new Error(`helm rendered something other than one object for ${template}:\n${text}`);
   }
-  const rule = document.toJS() as { kind?: string; spec?: RuleGroups };
+  return document.toJS() as { kind?: string };
+}
+
+/** The chart's PrometheusRule `spec` for RELEASE in RELEASE_NAMESPACE. */
+export function renderAlertRules(): RuleGroups {
+  const rule = renderTemplate('templates/prometheusrule.yaml') as { kind?: string; spec?: RuleGroups };
   if (rule.kind !== 'PrometheusRule' || rule.spec === undefined) {
     throw new Error(`helm rendered a ${String(rule.kind)} without spec instead of a PrometheusRule`);
   }
