@@ -5,7 +5,7 @@
  * healthy state). test/monitoring.test.ts runs the same checks in `npm test`.
  *
  * Run alone (needs Go for helm and promtool from Debian's `prometheus` package):
- *   node tools/prometheus/rules.ts
+ *   npm run test:alerts
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
