@@ -72,29 +72,36 @@ export async function startPrometheus(
     return stopped;
   };
 
+  // Fails set-up at once when prometheus exits (bad flag, bad config) instead of at a deadline.
+  const died = exited.then((code) => {
+    throw new Error(`prometheus exited ${String(code)}:\n${stderr}`);
+  });
+  died.catch(() => undefined);
   try {
-    const url = await eventually(
-      'prometheus to listen',
-      () => {
-        if (child.exitCode !== null)
-          throw new Error(`prometheus exited ${String(child.exitCode)}:\n${stderr}`);
-        // "Listening on" with the bound address, in the logfmt of 2.x and the slog text of 3.x.
-        const line = stderr.split('\n').find((l) => l.includes('msg="Listening on"'));
-        const address = line?.match(/address=(127\.0\.0\.1:\d+)/)?.[1];
-        return address === undefined ? undefined : `http://${address}`;
-      },
-      { timeoutMs: 60_000 },
-    );
-    await eventually(
-      'prometheus to be ready',
-      async () => {
-        if (child.exitCode !== null)
-          throw new Error(`prometheus exited ${String(child.exitCode)}:\n${stderr}`);
-        const response = await fetch(`${url}/-/ready`).catch(() => undefined);
-        return response?.ok === true ? true : undefined;
-      },
-      { timeoutMs: 60_000 },
-    );
+    const url = await Promise.race([
+      died,
+      eventually(
+        'prometheus to listen',
+        () => {
+          // "Listening on" with the bound address, in the logfmt of 2.x and the slog text of 3.x.
+          const line = stderr.split('\n').find((l) => l.includes('msg="Listening on"'));
+          const address = line?.match(/address=(127\.0\.0\.1:\d+)/)?.[1];
+          return address === undefined ? undefined : `http://${address}`;
+        },
+        { timeoutMs: 60_000 },
+      ),
+    ]);
+    await Promise.race([
+      died,
+      eventually(
+        'prometheus to be ready',
+        async () => {
+          const response = await fetch(`${url}/-/ready`).catch(() => undefined);
+          return response?.ok === true ? true : undefined;
+        },
+        { timeoutMs: 60_000 },
+      ),
+    ]);
 
     const get = async <T>(path: string): Promise<T> => {
       const response = await fetch(`${url}${path}`);
