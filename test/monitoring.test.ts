@@ -245,7 +245,15 @@ test(
         metadata: { name: string };
         spec: { ports: { name: string }[] };
       };
-      assert.equal(renderTemplate('templates/servicemonitor.yaml').kind, 'ServiceMonitor');
+      const monitor = renderTemplate('templates/servicemonitor.yaml') as {
+        spec: { endpoints: { port: string; path: string }[] };
+      };
+      const [endpoint] = monitor.spec.endpoints;
+      assert.ok(endpoint, 'the ServiceMonitor has an endpoint');
+      assert.ok(
+        service.spec.ports.some((port) => port.name === endpoint.port),
+        `the ServiceMonitor scrapes port "${endpoint.port}", which the Service has`,
+      );
       const job = service.metadata.name;
       const rules = renderAlertRules();
       prometheus = await startPrometheus(
@@ -256,13 +264,14 @@ test(
           scrape_configs: [
             {
               job_name: job,
+              metrics_path: endpoint.path,
               static_configs: [
                 {
                   targets: [listen],
                   labels: {
                     namespace: RELEASE_NAMESPACE,
                     service: job,
-                    endpoint: service.spec.ports[0]?.name ?? 'http',
+                    endpoint: endpoint.port,
                     pod: `${job}-6d5f7c9b8-x2x4z`,
                     container: 'nsync',
                   },
