@@ -5,6 +5,9 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Why a watch is re-opened (src/kube/listwatch.ts): the label values of nsync_watch_restarts_total. */
+const WATCH_RESTART_REASONS = ['closed', 'gone', 'error', 'silent'] as const;
+
 /** Mirror states counted by nsync_mirrors. */
 export type MirrorState = 'in_sync' | 'conflict' | 'refused' | 'contested' | 'over_budget' | 'error';
 
@@ -111,6 +114,16 @@ export class Metrics {
       help: 'Watch restarts by resource and reason (closed, gone, error, silent).',
       labelNames: ['resource', 'reason'],
       registers,
+      // Every watched resource and reason is exported from the start, at 0: a series that only
+      // appears with its first restart hides that restart from rate() and increase(), and leaves
+      // the dashboard's restart panel empty until something goes wrong.
+      collect: () => {
+        for (const watch of this.live?.watches() ?? []) {
+          for (const reason of WATCH_RESTART_REASONS) {
+            this.watchRestarts.inc({ resource: watch.resource, reason }, 0);
+          }
+        }
+      },
     });
     this.watchLastEvent = new Gauge({
       name: 'nsync_watch_last_event_timestamp_seconds',
