@@ -484,6 +484,7 @@ test('monitoring objects: ServiceMonitor, PrometheusRule alerts and the Grafana 
   const alerts = new Map(rule.spec.groups.flatMap((group) => group.rules).map((r) => [r.alert, r]));
   assert.deepEqual([...alerts.keys()].sort(), [
     'NsyncDown',
+    'NsyncMirrorsContested',
     'NsyncMirrorsInConflict',
     'NsyncNoLeader',
     'NsyncReconcileErrors',
