@@ -1,21 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EXPLAIN_API_VERSION, explainDocument } from './explain-json.ts';
-import type { Decision, Plan, WriteOp } from './model.ts';
+import type { Decision, WriteOp } from './model.ts';
+import { planOf } from '../testing/plan.ts';
 
 const source = { kind: 'Secret', namespace: 'platform', name: 'db' } as const;
-
-function planOf(overrides: Partial<Plan> = {}): Plan {
-  return {
-    decisions: [],
-    ops: [],
-    readsFirst: [],
-    sourceProblems: [],
-    droppedKeys: [],
-    targetProblems: [],
-    ...overrides,
-  };
-}
 
 function decision(namespace: string, mode: Decision['mode'], code: string, message: string): Decision {
   // A code the planner may add later flows through as it is: the document passes strings on.

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatExplain } from './explain.ts';
-import type { Decision, Plan, WriteOp } from './model.ts';
+import type { Decision, WriteOp } from './model.ts';
+import { planOf } from '../testing/plan.ts';
 
 function decision(
   namespace: string,
@@ -19,18 +20,6 @@ const deleteOp: WriteOp = {
   uid: 'u',
   resourceVersion: '1',
 };
-
-function planOf(overrides: Partial<Plan> = {}): Plan {
-  return {
-    decisions: [],
-    ops: [],
-    readsFirst: [],
-    sourceProblems: [],
-    droppedKeys: [],
-    targetProblems: [],
-    ...overrides,
-  };
-}
 
 void describe('formatExplain', () => {
   void it('prints one aligned line per decision under a header, sorted by namespace, name and mode', () => {

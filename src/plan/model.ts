@@ -189,6 +189,11 @@ export interface Decision {
   readonly message: string;
   /** Pull only: source keys not written because the target has them of its own. */
   readonly keptKeys?: readonly string[];
+  /**
+   * Push only: the resource whose rule made this decision (`ClusterMirror/<name>`,
+   * `Mirror/<namespace>/<name>`); absent for the source's own annotations.
+   */
+  readonly origin?: string;
 }
 
 /** The body of a mirror as written (PUT/POST). */
@@ -254,6 +259,17 @@ export interface Plan {
    * `label <key>` / `annotation <key>`, sorted; reported on the source.
    */
   readonly droppedKeys: readonly string[];
+  /**
+   * Push rules that select a namespace where another rule of the same source and target name
+   * speaks (the first by precedence): the mirror is made once, by that rule, and the others are
+   * told. Only rules with an origin are listed (annotations have no one else to tell).
+   */
+  readonly outranked: readonly {
+    readonly origin: string;
+    readonly namespace: string;
+    readonly name: string;
+    readonly by: string;
+  }[];
   /** Why the source gets no new mirrors, when it is over its fan-out budget (plan/budget.ts). */
   readonly overBudget?: string;
   /** Parsed pull request problems by target, to report on the target. */

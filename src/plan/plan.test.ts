@@ -1236,6 +1236,21 @@ void describe('plan: the target namespace decides (refusal, contests, reserved n
     assert.equal(restoresOf(opsOn(result, 'team-a')[0]), undefined);
   });
 
+  void it('does not carry a source change into a contested mirror either', () => {
+    const fought = staleMirror('team-a', 'db', {
+      contentForeign: true,
+      foreignWrite: { managers: ['flux'], at: '2026-01-02T03:04:00Z' },
+      annotations: {
+        [owned.source]: 'platform/db',
+        [owned.contentHash]: 'sha256:old',
+        [owned.restores]: '3 since 2026-01-02T03:00:00Z',
+      },
+    });
+    const result = plan(snapshot({ source: src, objects: [fought] }));
+    assert.equal(decision(result, 'team-a').code, 'contested');
+    assert.deepEqual(opsOn(result, 'team-a'), []);
+  });
+
   void it('leaves a contested mirror in place when it is no longer wanted', () => {
     const fought = changed('team-a', '2026-01-02T03:04:00Z', '3 since 2026-01-02T03:00:00Z');
     const result = plan(snapshot({ source: undefined, objects: [fought] }));

@@ -18,7 +18,13 @@ import { reservedName } from '../rules/reserved.ts';
 import { acceptsFrom } from '../rules/target-consent.ts';
 import { contentBytes, overBudget } from './budget.ts';
 import { isRestore, judgeRestore } from './contest.ts';
-import type { Dialect, NamespaceInfo, ObjectKey, PushRule } from '../rules/model.ts';
+import {
+  formatOrigin,
+  type Dialect,
+  type NamespaceInfo,
+  type ObjectKey,
+  type PushRule,
+} from '../rules/model.ts';
 import type { Decision, ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
 import {
   compareText,
@@ -242,7 +248,8 @@ function pushGuard(context: PushContext, namespace: NamespaceInfo, rule: PushRul
   if (guardrails.isExcluded(sourceNamespace)) {
     return at('source-not-allowed', `The source's namespace ${sourceNamespace} is excluded by the operator.`);
   }
-  if (!guardrails.mayPushFrom(sourceNamespace)) {
+  // A ClusterMirror is made with cluster-level rights: --source-namespaces bounds namespace users.
+  if (rule.origin?.kind !== 'ClusterMirror' && !guardrails.mayPushFrom(sourceNamespace)) {
     return at('source-not-allowed', `Namespace ${sourceNamespace} is not allowed to host push sources.`);
   }
   if (ownValue(namespace.labels, guardrails.optOutLabel) === 'true') {
@@ -368,20 +375,25 @@ function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: Push
   if (stale === undefined) {
     return { decision: at('in-sync', `The mirror of ${sourceName} is up to date.`), desired: true };
   }
-  if (!isRestore(existing, rendered.hash)) {
-    return {
-      decision: at('update', `Updates the mirror of ${sourceName}: ${stale}.`),
-      op: { verb: 'replace', target, body: rendered.body, uid: existing.uid },
-      desired: true,
-    };
-  }
-  const verdict = judgeRestore(existing, snapshot.now, snapshot.guardrails.contest);
-  if (verdict.contested) {
+  const verdict =
+    existing.foreignWrite === undefined
+      ? undefined
+      : judgeRestore(existing, snapshot.now, snapshot.guardrails.contest);
+  // A contested mirror is left to the other manager entirely: source changes included, or each
+  // of them would start the fight again.
+  if (verdict?.contested === true) {
     return {
       decision: at(
         'contested',
         contestedMessage(target, verdict.managers, verdict.restores.count, verdict.restores.since),
       ),
+      desired: true,
+    };
+  }
+  if (verdict === undefined || !isRestore(existing, rendered.hash)) {
+    return {
+      decision: at('update', `Updates the mirror of ${sourceName}: ${stale}.`),
+      op: { verb: 'replace', target, body: rendered.body, uid: existing.uid },
       desired: true,
     };
   }
@@ -440,21 +452,35 @@ function conflict(snapshot: Snapshot, existing: ObjectMeta, target: ObjectKey): 
   };
 }
 
-/** One push decision for one namespace and one rule. */
+/** One push decision for one namespace and one rule, attributed to the rule's origin if it has one. */
 function decidePush(context: PushContext, namespace: NamespaceInfo, rule: PushRule): PushOutcome {
   const skipped = pushGuard(context, namespace, rule);
-  if (skipped !== undefined) return { decision: skipped, desired: false };
-  return pushAtTarget(context, namespace, rule);
+  const outcome: PushOutcome =
+    skipped === undefined ? pushAtTarget(context, namespace, rule) : { decision: skipped, desired: false };
+  if (rule.origin === undefined) return outcome;
+  return { ...outcome, decision: { ...outcome.decision, origin: formatOrigin(rule.origin) } };
 }
 
-/** Push decisions for every namespace and every target name, keyed by location. */
+/** Who speaks for a rule in messages: its resource, or the source's annotations of its dialect. */
+function speakerOf(rule: PushRule): string {
+  return rule.origin === undefined ? `the source's ${rule.dialect} annotations` : formatOrigin(rule.origin);
+}
+
+/** A rule with an origin that selects a location another rule of the same source speaks for. */
+type Outranked = Plan['outranked'][number];
+
+/**
+ * Push decisions for every namespace and every target name, keyed by location, and the rules
+ * with an origin that a higher-ranked rule of the same name outranked somewhere.
+ */
 function planPushTargets(
   snapshot: Snapshot,
   namespaces: Map<string, NamespaceInfo>,
-): Map<string, PushOutcome> {
+): { outcomes: Map<string, PushOutcome>; outranked: Outranked[] } {
   const outcomes = new Map<string, PushOutcome>();
+  const outranked: Outranked[] = [];
   const source = snapshot.source;
-  if (source === undefined) return outcomes;
+  if (source === undefined) return { outcomes, outranked };
   const context: PushContext = { snapshot, source };
   const groups = pushRulesByName(snapshot);
   for (const namespace of namespaces.values()) {
@@ -462,9 +488,20 @@ function planPushTargets(
       const rule = ruleForNamespace(rules, namespace);
       if (rule === undefined) continue;
       outcomes.set(locationKey(namespace.name, targetName), decidePush(context, namespace, rule));
+      if (rules.length < 2 || namespace.name === snapshot.key.namespace) continue;
+      for (const other of rules) {
+        if (other === rule || other.origin === undefined) continue;
+        if (!evaluateFilter(other.targets, namespace).match) continue;
+        outranked.push({
+          origin: formatOrigin(other.origin),
+          namespace: namespace.name,
+          name: targetName,
+          by: speakerOf(rule),
+        });
+      }
     }
   }
-  return outcomes;
+  return { outcomes, outranked };
 }
 
 /** The mirrors that claim this source, de-duplicated and sorted; never the source itself. */
@@ -749,7 +786,7 @@ function planPull(
 export function plan(snapshot: Snapshot): Plan {
   const namespaces = indexNamespaces(snapshot.namespaces);
   const planned = planPushTargets(snapshot, namespaces);
-  const budget = applyBudget(snapshot, planned);
+  const budget = applyBudget(snapshot, planned.outcomes);
   const outcomes = budget.outcomes;
   const adopted = new Set(
     [...outcomes].filter(([, outcome]) => outcome.adopted === true).map(([key]) => key),
@@ -763,6 +800,7 @@ export function plan(snapshot: Snapshot): Plan {
     readsFirst: entries.flatMap((entry) => (entry.read === undefined ? [] : [entry.read])),
     sourceProblems: source === undefined ? [] : [...source.spec.problems, ...source.spec.unsupported],
     droppedKeys: droppedMetadata(snapshot),
+    outranked: planned.outranked,
     ...(budget.over === undefined ? {} : { overBudget: budget.over }),
     targetProblems: [],
   };
@@ -795,15 +833,13 @@ function applyBudget(
   for (const [key, outcome] of outcomes) {
     const verb = outcome.op?.verb;
     if (verb === 'create' || (holdUpdates && verb === 'replace' && outcome.adopted !== true)) {
-      const { namespace, name } = outcome.decision;
       const what = verb === 'create' ? 'no new mirror is created' : 'existing mirrors keep their content';
       held.set(key, {
-        decision: pushDecision(
-          namespace,
-          name,
-          'over-budget',
-          `The source is over its fan-out budget (${over}); ${what}.`,
-        ),
+        decision: {
+          ...outcome.decision,
+          code: 'over-budget',
+          message: `The source is over its fan-out budget (${over}); ${what}.`,
+        },
         desired: true,
       });
     } else {

@@ -3,6 +3,7 @@
  * here rather than from the modules, so rules/ can be reorganised without touching its callers.
  */
 export type * from './model.ts';
+export { formatOrigin } from './model.ts';
 export * from './markers.ts';
 export * from './filter.ts';
 export * from './result.ts';

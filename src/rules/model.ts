@@ -85,9 +85,30 @@ export interface CopyOptions {
   readonly keys: readonly string[] | undefined;
 }
 
+/**
+ * The nsync.dev resource a push rule came from (ClusterMirror or Mirror), for rules that are not
+ * written on the source itself. Its decisions are attributed to it (status, Events); a
+ * ClusterMirror, made with cluster-level rights, is not bound by `--source-namespaces`.
+ */
+export interface RuleOrigin {
+  readonly kind: 'ClusterMirror' | 'Mirror';
+  /** Undefined for a ClusterMirror. */
+  readonly namespace: string | undefined;
+  readonly name: string;
+}
+
+/** `ClusterMirror/<name>` or `Mirror/<namespace>/<name>`: how decisions and messages name an origin. */
+export function formatOrigin(origin: RuleOrigin): string {
+  return origin.namespace === undefined
+    ? `${origin.kind}/${origin.name}`
+    : `${origin.kind}/${origin.namespace}/${origin.name}`;
+}
+
 /** A source's request to create mirrors in other namespaces. */
 export interface PushRule {
   readonly dialect: Dialect;
+  /** The resource the rule came from; undefined for the source's own annotations. */
+  readonly origin?: RuleOrigin;
   /** Namespaces that get a mirror (the source's own namespace never does). */
   readonly targets: NamespaceFilter;
   /** Name of the mirror in each target namespace. */
