@@ -326,6 +326,10 @@ test('the defaults render the controller, its RBAC, Service and PodDisruptionBud
     '/namespaces: get,list,watch',
     `/secrets: ${verbs(MIRROR_VERBS)}`,
     'events.k8s.io/events: create,patch',
+    'nsync.dev/clustermirrors/status: patch',
+    'nsync.dev/clustermirrors: get,list,watch',
+    'nsync.dev/mirrors/status: patch',
+    'nsync.dev/mirrors: get,list,watch',
   ]);
   assert.deepEqual(ruleLines(rendered.one('Role') as Role), [
     'coordination.k8s.io/leases/nsync: get,update',
@@ -746,8 +750,20 @@ test('the chart’s RBAC, applied for real, lets nsync’s ServiceAccount do its
       { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace },
       { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace, name: 'nsync' },
       { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace, name: 'nsync' },
+      { verb: 'list', group: 'nsync.dev', resource: 'clustermirrors' },
+      { verb: 'watch', group: 'nsync.dev', resource: 'mirrors' },
+      {
+        verb: 'patch',
+        group: 'nsync.dev',
+        resource: 'mirrors',
+        subresource: 'status',
+        namespace: elsewhere,
+        name: 'm',
+      },
     ];
     const denials: Access[] = [
+      { verb: 'update', group: 'nsync.dev', resource: 'clustermirrors', name: 'c' },
+      { verb: 'create', group: 'nsync.dev', resource: 'mirrors', namespace: elsewhere },
       { verb: 'create', resource: 'pods', namespace },
       { verb: 'list', resource: 'pods' },
       { verb: 'create', group: 'apps', resource: 'deployments', namespace },

@@ -9,6 +9,7 @@ import { Limiter } from '../runtime/limit.ts';
 import { WorkQueue } from '../runtime/queue.ts';
 import { ClusterCache } from './cache.ts';
 import { guardrailsOf, type Config } from './config.ts';
+import { MirrorResources } from './mirror-resources.ts';
 import { describeError, EventRecorder } from './events.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -58,6 +59,8 @@ export function assessLiveness(
 /** One running nsync instance. */
 export class Controller {
   readonly cache: ClusterCache;
+  /** ClusterMirror and Mirror resources, served when their CRDs are installed. */
+  readonly resources: MirrorResources;
   readonly queue: WorkQueue;
   private readonly config: Config;
   private readonly log: Logger;
@@ -102,9 +105,12 @@ export class Controller {
         },
       },
     });
+    this.resources = new MirrorResources(transport, log, (resource, reason) => {
+      metrics.watchRestarts.inc({ resource, reason });
+    });
     metrics.observe({
       queueDepth: () => this.queue.depth(),
-      watches: () => this.cache.status(),
+      watches: () => [...this.cache.status(), ...this.resources.status()],
     });
     this.deps = {
       cache: this.cache,
@@ -115,6 +121,7 @@ export class Controller {
       metrics,
       log,
       guardrails: guardrailsOf(config),
+      resources: this.resources,
     };
     const election = config.leaderElection;
     this.elector = election.enabled
@@ -142,9 +149,12 @@ export class Controller {
 
   private async main(): Promise<void> {
     const signal = this.abort.signal;
-    const caches = this.cache.run(signal);
+    const caches = Promise.all([this.cache.run(signal), this.resources.run(signal)]);
     wireTriggers(this.cache, this.queue, this.config.clusterName);
-    await Promise.race([this.cache.synced(), caches]);
+    this.resources.onSourcesChanged((keys) => {
+      for (const key of keys) this.queue.add(key);
+    });
+    await Promise.race([Promise.all([this.cache.synced(), this.resources.synced()]), caches]);
     if (signal.aborted) return;
     this.log.info({ namespaces: this.cache.namespaces.size, kinds: this.config.kinds }, 'caches synced');
     if (this.elector) {
@@ -159,9 +169,10 @@ export class Controller {
       this.log.info({ identity: this.config.identity }, 'leading: writes enabled');
     }
     this.metrics.leader.set(1);
-    for (const key of allKeys(this.cache)) this.queue.add(key);
+    const everyKey = (): string[] => [...allKeys(this.cache), ...this.resources.sourceKeys()];
+    for (const key of everyKey()) this.queue.add(key);
     const resync = setInterval(() => {
-      for (const key of allKeys(this.cache)) this.queue.add(key);
+      for (const key of everyKey()) this.queue.add(key);
     }, this.config.resyncPeriodMs);
     try {
       await this.queue.run({
@@ -198,7 +209,7 @@ export class Controller {
 
   /** Readiness: every cache holds a complete list. */
   readiness(): Health {
-    const pending = this.cache.status().filter((status) => !status.synced);
+    const pending = [...this.cache.status(), ...this.resources.status()].filter((status) => !status.synced);
     return pending.length === 0
       ? { ok: true, detail: 'caches synced' }
       : { ok: false, detail: `waiting for ${pending.map((status) => status.resource).join(', ')}` };
@@ -212,7 +223,7 @@ export class Controller {
         busy: this.queue.depth() > 0 || this.queue.inFlight() > 0,
         lastProgressAt: this.queue.lastProgressAt(),
       },
-      this.cache.status(),
+      [...this.cache.status(), ...this.resources.status()],
     );
   }
 }

@@ -12,7 +12,9 @@ import type { Metrics } from './metrics.ts';
 
 /** The object an Event is about. */
 export interface EventSubject {
-  readonly kind: Kind;
+  readonly kind: Kind | 'ClusterMirror' | 'Mirror';
+  /** The object's apiVersion. @default 'v1' */
+  readonly apiVersion?: string;
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
@@ -131,7 +133,7 @@ export class EventRecorder {
       note: spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note,
       type: spec.type,
       regarding: {
-        apiVersion: 'v1',
+        apiVersion: subject.apiVersion ?? 'v1',
         kind: subject.kind,
         namespace: subject.namespace,
         name: subject.name,

@@ -92,7 +92,7 @@ export class Metrics {
     });
     this.writes = new Counter({
       name: 'nsync_writes_total',
-      help: 'Writes to the API server, by verb (create, replace, patch, delete, recreate) and outcome.',
+      help: 'Writes to the API server, by verb (create, replace, patch, delete, recreate, status) and outcome.',
       labelNames: ['verb', 'outcome'],
       registers,
     });

@@ -112,10 +112,14 @@ function shared(map: Readonly<Record<string, string>> | undefined): Readonly<Rec
   return EMPTY;
 }
 
-/** The compact cache record of a Secret or ConfigMap (from full or metadata-only objects). */
-export function toObjectMeta(kind: Kind, raw: RawObject): ObjectMeta {
+/**
+ * The compact cache record of a Secret or ConfigMap (from full or metadata-only objects).
+ * `keepMetadata` keeps labels and annotations of an object that carries no marker: a source that
+ * only a ClusterMirror or Mirror names, whose labels a rule may copy.
+ */
+export function toObjectMeta(kind: Kind, raw: RawObject, keepMetadata = false): ObjectMeta {
   const metadata = raw.metadata;
-  const relevant = isRelevant(raw);
+  const relevant = keepMetadata || isRelevant(raw);
   const foreignWrite =
     relevant && metadata.labels?.[owned.managedByLabel] === owned.managedByValue
       ? foreignWriteOf(metadata.managedFields)

@@ -22,6 +22,8 @@ import type { Limiter } from '../runtime/limit.ts';
 import { applyOps, type WriteFailure } from './apply.ts';
 import { RESOURCES, type ClusterCache } from './cache.ts';
 import { describeError, type EventRecorder } from './events.ts';
+import type { MirrorResources } from './mirror-resources.ts';
+import { withResourceRules, writeResourceStatuses } from './resource-status.ts';
 import type { Logger } from './log.ts';
 import { noMirrors, type Metrics, type MirrorState } from './metrics.ts';
 import { objectKey, parseSourceQueueKey, parseTargetQueueKey, targetOf } from './objects.ts';
@@ -37,17 +39,20 @@ export interface ReconcileDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly guardrails: Guardrails;
+  /** ClusterMirrors and Mirrors; absent where they are not served (explain of annotations). */
+  readonly resources?: MirrorResources;
 }
 
 /** Builds the planner's snapshot of one source from the caches (reads the source's data if changed). */
 export async function snapshotOf(
-  deps: Pick<ReconcileDeps, 'cache' | 'sources' | 'guardrails'>,
+  deps: Pick<ReconcileDeps, 'cache' | 'sources' | 'guardrails'> & { readonly resources?: MirrorResources },
   key: ObjectKey,
 ): Promise<Snapshot> {
   const store = deps.cache.objects[key.kind];
   const sourceKey = objectKey(key.namespace, key.name);
   const meta = store.get(sourceKey);
-  const source: SourceState | undefined =
+  const named = deps.resources?.forSource(key.kind, key.namespace, key.name) ?? [];
+  const read: SourceState | undefined =
     meta === undefined
       ? undefined
       : await deps.sources.read(
@@ -55,7 +60,9 @@ export async function snapshotOf(
           RESOURCES[key.kind],
           meta,
           !deps.guardrails.isExcluded(key.namespace),
+          named.length > 0,
         );
+  const source = read === undefined ? undefined : withResourceRules(key.kind, read, named);
   if (source === undefined) deps.sources.forget(key.kind, key.namespace, key.name);
   const pullTargets: PullTarget[] = store.byIndex('pulls', sourceKey).flatMap((target) => {
     const request = targetOf(key.kind, target.annotations).pull;
@@ -70,6 +77,7 @@ export async function snapshotOf(
     pullTargets,
     guardrails: deps.guardrails,
     now: new Date().toISOString(),
+    invalidResources: named.filter((entry) => !entry.conversion.ok).map((entry) => entry.key),
   };
 }
 
@@ -186,6 +194,10 @@ export async function reconcile(deps: ReconcileDeps, queueKey: string): Promise<
     );
   }
   report(deps, snapshot, result, failures);
+  if (deps.resources !== undefined) {
+    const named = deps.resources.forSource(key.kind, key.namespace, key.name);
+    await writeResourceStatuses(deps, snapshot, result, failures, named);
+  }
   if (failures.length === 0) return {};
   const retryAfterMs = failures.map((failure) =>
     failure.error instanceof ApiError && failure.error.retryAfterSeconds !== undefined

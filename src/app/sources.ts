@@ -80,19 +80,21 @@ export class SourceReader {
   /**
    * The source as the planner needs it, or undefined when it does not exist. The cached metadata
    * says whether anything changed; only then is the object read — and never when `readable` is
-   * false (a namespace the operator excluded).
+   * false (a namespace the operator excluded). `named`: a ClusterMirror or Mirror names it, so it
+   * is a source whatever its annotations say.
    */
   async read(
     kind: Kind,
     resource: Resource,
     meta: ObjectMeta,
     readable = true,
+    named = false,
   ): Promise<SourceState | undefined> {
     const key = `${kind}/${meta.namespace}/${meta.name}`;
     const cached = this.cache.get(key);
     if (cached?.resourceVersion === meta.resourceVersion && cached.state.meta.uid === meta.uid)
       return cached.state;
-    if (!isSource(meta) || !readable) {
+    if ((!isSource(meta) && !named) || !readable) {
       // Not (or no longer) a source, or in a namespace nsync must not read from: the planner needs
       // its annotations to decide (orphans, refusals), never its data.
       this.cache.delete(key);
@@ -116,7 +118,7 @@ export class SourceReader {
       }
       throw error;
     }
-    const fresh = toObjectMeta(kind, raw);
+    const fresh = toObjectMeta(kind, raw, named);
     const state: SourceState = {
       meta: fresh,
       content: { type: raw.type, data: raw.data ?? {}, binaryData: raw.binaryData ?? {} },

@@ -14,19 +14,61 @@ import { Writer } from '../kube/writer.ts';
 import { formatExplain } from '../plan/explain.ts';
 import { EXPLAIN_API_VERSION, explainDocument } from '../plan/explain-json.ts';
 import { Limiter } from '../runtime/limit.ts';
-import type { Kind } from '../rules/model.ts';
+import type { MirrorKind } from '../api/index.ts';
+import { createLogger } from '../app/log.ts';
+import { MirrorResources, type CachedMirror } from '../app/mirror-resources.ts';
+import { parseSourceQueueKey } from '../app/objects.ts';
+import type { Plan } from '../plan/model.ts';
+import type { Kind, ObjectKey } from '../rules/model.ts';
 
-const KINDS: Readonly<Record<string, Kind>> = {
+/** A plan narrowed to the decisions one resource's rule made, and where it was outranked. */
+function onlyOrigin(plan: Plan, origin: string): Plan {
+  const outranked = plan.outranked.filter((claim) => claim.origin === origin);
+  const mine = plan.decisions.filter((decision) => decision.origin === origin);
+  const at = new Set(mine.map((decision) => `${decision.namespace}/${decision.name}`));
+  return {
+    ...plan,
+    ops: plan.ops.filter((op) => at.has(`${op.target.namespace}/${op.target.name}`)),
+    decisions: [
+      ...mine,
+      ...outranked.map((claim) => ({
+        namespace: claim.namespace,
+        name: claim.name,
+        mode: 'push' as const,
+        code: 'conflict-other-source' as const,
+        message: `${claim.by} pushes the same name here and ranks first; it makes the mirror.`,
+        origin,
+      })),
+    ],
+    outranked,
+  };
+}
+
+/** The spec problems of a resource that cannot be served, in one line. */
+function problemsOf(entry: CachedMirror): string {
+  return entry.conversion.ok
+    ? 'its source kind is not mirrored'
+    : entry.conversion.problems.map((problem) => `${problem.field}: ${problem.message}`).join('; ');
+}
+
+const KINDS: Readonly<Record<string, Kind | MirrorKind>> = {
   secret: 'Secret',
   secrets: 'Secret',
   configmap: 'ConfigMap',
   configmaps: 'ConfigMap',
   cm: 'ConfigMap',
+  clustermirror: 'ClusterMirror',
+  clustermirrors: 'ClusterMirror',
+  cmirror: 'ClusterMirror',
+  mirror: 'Mirror',
+  mirrors: 'Mirror',
+  mir: 'Mirror',
 };
 
 /** The explain part of the usage text, under the name the command was called by. */
 export function explainUsage(program: string): string {
   return `usage: ${program} explain <secret|configmap>/<name> [-n <namespace>] [-o json] [nsync run options]
+       ${program} explain clustermirror/<name> | mirror/<name> [-n <namespace>] [-o json]
 
   -n, --namespace <namespace>
       the source's namespace (default: the kubeconfig context's namespace, else default)
@@ -95,7 +137,7 @@ function splitArguments(argv: readonly string[]): ExplainArguments {
 }
 
 /** `secret/name`, or kubectl's other spelling `secret name`. */
-function parseTarget(target: readonly string[]): { kind: Kind; name: string } | undefined {
+function parseTarget(target: readonly string[]): { kind: Kind | MirrorKind; name: string } | undefined {
   const [first = '', second] = target;
   const [kindText = '', name = ''] =
     target.length === 1 ? first.split('/') : target.length === 2 ? [first, second ?? ''] : [];
@@ -152,11 +194,35 @@ export async function explainCommand(
     if (error instanceof KubeconfigError) return fail(error.message);
     throw error;
   }
-  const { kind, name } = parsed;
   const stop = new AbortController();
   // A controller retries a failed list for ever; a command says what failed and stops, as kubectl.
   let failure: { readonly resource: string; readonly error: unknown } | undefined;
   let synced = false;
+  const resources = new MirrorResources(transport, createLogger('silent'));
+  const wanted = await (async () => {
+    if (parsed.kind !== 'ClusterMirror' && parsed.kind !== 'Mirror')
+      return { ...parsed, kind: parsed.kind, namespace };
+    const listed = resources.run(stop.signal);
+    await resources.synced();
+    const key =
+      parsed.kind === 'ClusterMirror' ? `ClusterMirror/${parsed.name}` : `Mirror/${namespace}/${parsed.name}`;
+    const entry = resources.store.get(key);
+    const source = entry?.sourceKey === undefined ? undefined : parseSourceQueueKey(entry.sourceKey);
+    return { origin: key, entry, source, listed };
+  })();
+  if ('origin' in wanted && (wanted.entry === undefined || wanted.source === undefined)) {
+    stop.abort();
+    await wanted.listed;
+    transport.close();
+    process.stderr.write(
+      wanted.entry === undefined
+        ? `${program} explain: ${wanted.origin} not found (are the nsync.dev CRDs installed?)\n`
+        : `${program} explain: ${wanted.origin} names no source nsync can read: ${problemsOf(wanted.entry)}\n`,
+    );
+    return 1;
+  }
+  const target = 'origin' in wanted ? (wanted.source as ObjectKey) : wanted;
+  const { kind, name } = target;
   const cache = new ClusterCache(transport, [kind], {
     onWatchRestart: (resource, reason, error) => {
       if (synced || reason !== 'error' || failure !== undefined) return;
@@ -164,9 +230,12 @@ export async function explainCommand(
       stop.abort();
     },
   });
-  const running = cache.run(stop.signal);
+  const running = Promise.all([
+    cache.run(stop.signal),
+    'origin' in wanted ? wanted.listed : resources.run(stop.signal),
+  ]);
   try {
-    await Promise.race([cache.synced(), running]);
+    await Promise.race([Promise.all([cache.synced(), resources.synced()]), running]);
     synced = true;
     if (failure !== undefined) {
       process.stderr.write(
@@ -175,20 +244,25 @@ export async function explainCommand(
       return 1;
     }
     const writer = new Writer(transport);
-    const { snapshot, plan } = await planSource(
+    const planned = await planSource(
       { writer, limiter: new Limiter(4) },
       await snapshotOf(
-        { cache, sources: new SourceReader(writer), guardrails: guardrailsOf(config) },
-        { kind, namespace, name },
+        { cache, sources: new SourceReader(writer), guardrails: guardrailsOf(config), resources },
+        { kind, namespace: target.namespace, name },
       ),
     );
+    const { snapshot } = planned;
+    // For a resource: only what its own rule decided.
+    const plan = 'origin' in wanted ? onlyOrigin(planned.plan, wanted.origin) : planned.plan;
     const exists = snapshot.source !== undefined;
     if (output === 'json') {
-      const document = explainDocument({ kind, namespace, name }, exists, plan);
+      const document = explainDocument({ kind, namespace: target.namespace, name }, exists, plan);
       process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
       return 0;
     }
-    if (!exists) process.stdout.write(`${kind} ${namespace}/${name} does not exist.\n`);
+    if ('origin' in wanted)
+      process.stdout.write(`${wanted.origin} pushes ${kind} ${target.namespace}/${name}.\n`);
+    if (!exists) process.stdout.write(`${kind} ${target.namespace}/${name} does not exist.\n`);
     process.stdout.write(`${formatExplain(plan)}\n`);
     return 0;
   } finally {

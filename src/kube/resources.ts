@@ -97,6 +97,22 @@ export const LEASES: Resource = {
   namespaced: true,
 };
 
+/** nsync's own resources (deploy/chart/nsync/crds). */
+export const CLUSTER_MIRRORS: Resource = {
+  kind: 'ClusterMirror',
+  apiVersion: 'nsync.dev/v1alpha1',
+  base: '/apis/nsync.dev/v1alpha1',
+  plural: 'clustermirrors',
+  namespaced: false,
+};
+export const MIRRORS: Resource = {
+  kind: 'Mirror',
+  apiVersion: 'nsync.dev/v1alpha1',
+  base: '/apis/nsync.dev/v1alpha1',
+  plural: 'mirrors',
+  namespaced: true,
+};
+
 /** Path of a collection: all namespaces when `namespace` is undefined. */
 export function collectionPath(resource: Resource, namespace?: string): string {
   return resource.namespaced && namespace !== undefined

@@ -91,6 +91,22 @@ export class Writer {
     return patched;
   }
 
+  /** JSON merge patch of an object's status subresource (nsync's own resources). */
+  async patchStatus(
+    resource: Resource,
+    namespace: string | undefined,
+    name: string,
+    status: object,
+  ): Promise<void> {
+    await this.transport.json({
+      method: 'PATCH',
+      path: `${objectPath(resource, namespace, name)}/status${query}`,
+      body: { status },
+      contentType: 'application/merge-patch+json',
+      accept: METADATA_WRITE_ACCEPT,
+    });
+  }
+
   /** Delete only the exact object that was planned (uid, and resourceVersion when given). */
   async delete(
     resource: Resource,

@@ -153,6 +153,11 @@ export interface Snapshot {
   readonly guardrails: Guardrails;
   /** ISO-8601 time for the dialects' "reflected-at" style markers. */
   readonly now: string;
+  /**
+   * ClusterMirrors and Mirrors naming this source that cannot be served as they are (invalid
+   * spec): like invalid annotations, they keep the source's existing mirrors until fixed.
+   */
+  readonly invalidResources?: readonly string[];
 }
 
 /** Why a target got the decision it got: a stable code for metrics, a sentence for people. */

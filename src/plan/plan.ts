@@ -545,6 +545,13 @@ function orphanKept(
       `The source's annotations are invalid (${problems.map((problem) => problem.annotation).join(', ')}); its existing mirror is kept until they are fixed.`,
     );
   }
+  const invalid = snapshot.invalidResources ?? [];
+  if (invalid.length > 0) {
+    return at(
+      'invalid-rule',
+      `${invalid.join(', ')} cannot be served as written; the source's existing mirror is kept until ${invalid.length === 1 ? 'it is' : 'they are'} fixed.`,
+    );
+  }
   if (snapshot.guardrails.isExcluded(mirror.namespace)) {
     return at(
       'excluded',
