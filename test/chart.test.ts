@@ -380,6 +380,10 @@ test('kinds=secrets drops every ConfigMap rule and flag', () => {
     '/namespaces: get,list,watch',
     `/secrets: ${verbs(MIRROR_VERBS)}`,
     'events.k8s.io/events: create,patch',
+    'nsync.dev/clustermirrors/status: patch',
+    'nsync.dev/clustermirrors: get,list,watch',
+    'nsync.dev/mirrors/status: patch',
+    'nsync.dev/mirrors: get,list,watch',
   ]);
   assert.ok(deploymentOf(rendered).container.args.includes('--kinds=secrets'));
   const configMapsOnly = render('nsync', 'nsync', ['--set-json', 'nsync.kinds=["configmaps"]']);
@@ -410,7 +414,14 @@ test('Mirror rights aggregate into admin, edit and view; ClusterMirror rights ne
     'nsync.dev/mirrors/status: get,list,watch',
     'nsync.dev/mirrors: get,list,watch',
   ]);
-  assert.ok(!rendered.objects.some((object) => JSON.stringify(object).includes('clustermirrors')));
+  // Only nsync's own ClusterRole names ClusterMirrors (to read them and write their status).
+  assert.deepEqual(
+    rendered.objects
+      .filter((object) => JSON.stringify(object).includes('clustermirrors'))
+      .filter((object) => object.kind !== 'CustomResourceDefinition')
+      .map((object) => `${object.kind}/${object.metadata.name}`),
+    ['ClusterRole/nsync'],
+  );
 
   const without = render('nsync', 'nsync', ['--set', 'rbac.aggregateToDefaultRoles=false']);
   assert.deepEqual(
