@@ -31,7 +31,12 @@ import { createNamespaces, eventually, sharedCluster, uniqueName } from './suppo
 
 const root = join(import.meta.dirname, '..');
 const buildahScript = join(root, 'tools', 'image', 'buildah.sh');
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/**
+ * Where the kubelet mounts the ServiceAccount token: nsync reads /var/run/secrets/..., which the
+ * image's /var/run -> /run symlink resolves here. buildah's chroot isolation does not follow that
+ * symlink for a bind mount's destination (the mount silently goes missing), so it gets the real path.
+ */
+const SERVICE_ACCOUNT_DIR = '/run/secrets/kubernetes.io/serviceaccount';
 const NONROOT = '65532';
 
 /** Why buildah cannot build and run the image on this machine; undefined when it can. */
@@ -140,13 +145,20 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** The host pid of the process whose command line is exactly `argv` (the one inside the container). */
+/**
+ * The host pid of the process that runs `argv` inside the container. Its program is found on the
+ * image's PATH, so its argv[0] is the full path (/nodejs/bin/node for `node`); buildah's own
+ * processes, whose command lines end the same way, start with other names.
+ */
 function pidOf(argv: readonly string[]): number | undefined {
-  const wanted = [...argv, ''].join('\0');
+  const [program = '', ...rest] = argv;
+  const tail = [...rest, ''].join('\0');
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8') === wanted) return Number(entry);
+      const [first = '', ...others] = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if ((first === program || first.endsWith(`/${program}`)) && others.join('\0') === tail)
+        return Number(entry);
     } catch {
       // The process ended while we looked.
     }
@@ -263,8 +275,13 @@ test(
         });
 
       const nsync = await withOutput(
-        eventually('the entrypoint’s process', () => pidOf([...entrypoint, ...args]), { timeoutMs: 60_000 }),
+        eventually(
+          'the entrypoint’s process',
+          () => (exitCode === undefined ? pidOf([...entrypoint, ...args]) : -1),
+          { timeoutMs: 60_000 },
+        ),
       );
+      assert.notEqual(nsync, -1, `the container exited (${String(exitCode)}):\n${output.join('')}`);
       pid = nsync;
       assert.deepEqual(ids(nsync, 'Uid'), [NONROOT, NONROOT, NONROOT, NONROOT], 'runs as uid 65532');
       assert.deepEqual(ids(nsync, 'Gid'), [NONROOT, NONROOT, NONROOT, NONROOT], 'runs as gid 65532');
@@ -319,7 +336,9 @@ test(
         !printed.includes(value) && !printed.includes(Buffer.from(value).toString('base64')),
         'no secret value in the output',
       );
-      t.diagnostic(`image ${image}: ${buildah(['images', '--format', '{{.Size}}', image]).trim()}`);
+      t.diagnostic(
+        `image ${image}: ${buildah(['images', '--format', '{{.Size}}', image]).split('\n')[0] ?? ''}`,
+      );
     } finally {
       if (pid !== undefined) process.kill(pid, 'SIGKILL');
       child?.kill('SIGKILL');
@@ -340,6 +359,13 @@ test('the image holds the compiled controller and production dependencies only',
     dependencies: Record<string, string>;
     devDependencies: Record<string, string>;
   };
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  // A devDependency that a production dependency also needs (e.g. @types/node) belongs in the image.
+  const devOnly = Object.keys(manifest.devDependencies).filter(
+    (name) => lock.packages[`node_modules/${name}`]?.dev === true,
+  );
   const name = `nsync-image-files-${randomBytes(3).toString('hex')}`;
   buildah(['from', '--pull=never', '--name', name, image]);
   try {
@@ -364,12 +390,7 @@ test('the image holds the compiled controller and production dependencies only',
       '/app/package.json',
       ...modules(Object.keys(manifest.dependencies)),
     ];
-    const unwanted = [
-      '/app/src',
-      '/app/dist/app/config.test.js',
-      '/bin/sh',
-      ...modules(Object.keys(manifest.devDependencies)),
-    ];
+    const unwanted = ['/app/src', '/app/dist/app/config.test.js', '/bin/sh', ...modules(devOnly)];
     const found = present([...wanted, ...unwanted]);
     assert.deepEqual(
       wanted.filter((path) => found[path] !== true),
