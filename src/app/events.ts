@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { EVENTS, microTime } from '../kube/resources.ts';
 import type { Resource } from '../kube/resources.ts';
+import { apiVersionOf } from '../rules/kinds.ts';
 import type { Kind } from '../rules/model.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -131,7 +132,7 @@ export class EventRecorder {
       note: spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note,
       type: spec.type,
       regarding: {
-        apiVersion: 'v1',
+        apiVersion: apiVersionOf(subject.kind),
         kind: subject.kind,
         namespace: subject.namespace,
         name: subject.name,
@@ -141,9 +142,13 @@ export class EventRecorder {
   }
 }
 
-/** `<object>.<hex>`, the usual Event name (generateName cannot end in a dot). */
+/**
+ * `<object>.<hex>`, the usual Event name (generateName cannot end in a dot). Role and RoleBinding
+ * names may hold characters an Event name may not (`team:reader`): those become `-`.
+ */
 function eventName(objectName: string, now: number): string {
-  return `${objectName.slice(0, 200)}.${now.toString(16)}${randomBytes(4).toString('hex')}`;
+  const safe = objectName.slice(0, 200).replace(/[^a-z0-9.-]/g, '-');
+  return `${safe}.${now.toString(16)}${randomBytes(4).toString('hex')}`;
 }
 
 /** An error as a log field: message and class only (messages never include request bodies). */

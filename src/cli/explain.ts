@@ -22,11 +22,18 @@ const KINDS: Readonly<Record<string, Kind>> = {
   configmap: 'ConfigMap',
   configmaps: 'ConfigMap',
   cm: 'ConfigMap',
+  role: 'Role',
+  roles: 'Role',
+  rolebinding: 'RoleBinding',
+  rolebindings: 'RoleBinding',
+  serviceaccount: 'ServiceAccount',
+  serviceaccounts: 'ServiceAccount',
+  sa: 'ServiceAccount',
 };
 
 /** The explain part of the usage text, under the name the command was called by. */
 export function explainUsage(program: string): string {
-  return `usage: ${program} explain <secret|configmap>/<name> [-n <namespace>] [-o json] [nsync run options]
+  return `usage: ${program} explain <secret|configmap|role|rolebinding|serviceaccount>/<name> [-n <namespace>] [-o json] [nsync run options]
 
   -n, --namespace <namespace>
       the source's namespace (default: the kubeconfig context's namespace, else default)

@@ -698,7 +698,7 @@ function apply(
       assert.ok(existing !== undefined);
       assert.equal(op.patch.metadata.resourceVersion, existing.resourceVersion);
       const binaryData = op.patch.binaryData ?? {};
-      for (const [dataKey, value] of Object.entries(op.patch.data)) {
+      for (const [dataKey, value] of Object.entries(op.patch.data ?? {})) {
         const both = typeof value === 'string' && typeof binaryData[dataKey] === 'string';
         assert.ok(!both, 'a key is never written to data and binaryData at once');
       }
@@ -709,7 +709,10 @@ function apply(
         contentForeign: false,
       });
       const keys = new Set(held.get(existing.uid));
-      for (const [dataKey, value] of [...Object.entries(op.patch.data), ...Object.entries(binaryData)]) {
+      for (const [dataKey, value] of [
+        ...Object.entries(op.patch.data ?? {}),
+        ...Object.entries(binaryData),
+      ]) {
         if (value === null || value === '') keys.delete(dataKey);
         else keys.add(dataKey);
       }
@@ -802,7 +805,7 @@ void describe('plan properties', () => {
             const own = reflectorCopy
               ? []
               : [...(current.held.get(target.uid) ?? [])].filter((key) => !copied.has(key));
-            const touched = [...Object.keys(op.patch.data), ...Object.keys(op.patch.binaryData ?? {})];
+            const touched = [...Object.keys(op.patch.data ?? {}), ...Object.keys(op.patch.binaryData ?? {})];
             for (const key of own) assert.ok(!touched.includes(key), `its own key ${key} was written`);
           }
           kept += result.decisions.filter((decision) => decision.keptKeys !== undefined).length;
