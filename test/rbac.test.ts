@@ -96,7 +96,7 @@ test('push: rules, subjects with roleRef, and imagePullSecrets reach the selecte
       assert.deepEqual(role.rules, READ_SECRETS);
       assert.equal(role.metadata.labels?.['app.kubernetes.io/managed-by'], 'nsync');
       assert.equal(role.metadata.annotations?.['nsync.dev/source'], `${platform}/app-reader`);
-      assert.ok(role.metadata.annotations?.[`${P}replicated-at`], 'replicator markers are written');
+      assert.ok(role.metadata.annotations[`${P}replicated-at`], 'replicator markers are written');
       const account = await present('serviceaccounts', namespace, 'puller');
       assert.deepEqual(account.imagePullSecrets, [{ name: 'regcred' }]);
     }
