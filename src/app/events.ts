@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { EVENTS, microTime } from '../kube/resources.ts';
 import type { Resource } from '../kube/resources.ts';
 import { apiVersionOf } from '../rules/kinds.ts';
+import { objectNameProblem } from '../rules/names.ts';
 import type { Kind } from '../rules/model.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -147,7 +148,14 @@ export class EventRecorder {
  * names may hold characters an Event name may not (`team:reader`): those become `-`.
  */
 function eventName(objectName: string, now: number): string {
-  const safe = objectName.slice(0, 200).replace(/[^a-z0-9.-]/g, '-');
+  const name = objectName.slice(0, 200);
+  const safe =
+    objectNameProblem(name) === undefined
+      ? name
+      : name
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '-')
+          .replace(/^-+|-+$/g, '') || 'object';
   return `${safe}.${now.toString(16)}${randomBytes(4).toString('hex')}`;
 }
 

@@ -195,8 +195,9 @@ function untrustedIdentitySource(snapshot: Snapshot): string | undefined {
 
 /**
  * Why a RoleBinding mirror must wait, or undefined when it need not: it binds a Role (not a
- * ClusterRole) that does not exist in the target namespace yet. Created earlier, it would bind
- * to whatever Role someone later creates under that name.
+ * ClusterRole) that does not exist in the target namespace yet. nsync could not create it anyway
+ * (without `bind`, the API server must resolve the Role's rules to allow the binding), and
+ * replicator, too, skips such a binding until the Role is there.
  */
 function waitingForRole(snapshot: Snapshot, source: SourceState, namespace: string): string | undefined {
   if (snapshot.key.kind !== 'RoleBinding') return undefined;
@@ -398,6 +399,9 @@ function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: Push
       adopted: true,
     };
   }
+  // A mirror whose Role is gone binds nothing; rewriting it (a roleRef change means delete and
+  // create) would only fail, since the API server cannot resolve a missing Role's rules.
+  if (waiting !== undefined) return { decision: at('waiting-for-role', waiting), desired: true };
   const rendered = render(existing);
   const stale = mirrorStaleness(rendered, existing);
   if (stale === undefined) {
