@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { contentOf } from './sources.ts';
-import { contentWrittenByOthers } from './objects.ts';
+import { contentWrittenByOthers, toObjectMeta } from './objects.ts';
 import { ownedManagedFields } from '../kube/writer.ts';
 import { kindNameProblem } from '../rules/names.ts';
 import { parseSource, parseTarget } from '../rules/parse.ts';
@@ -166,6 +166,41 @@ describe('identity kinds: content', () => {
     }[];
     assert.deepEqual(entry?.fieldsV1, { 'f:rules': {} });
     assert.equal(entry.apiVersion, `${GROUP}/v1`);
+  });
+});
+
+describe('identity kinds: memory', () => {
+  it('an unrelated Role or RoleBinding costs its identity only: no labels, annotations or content kept', () => {
+    for (const kind of ['Role', 'RoleBinding', 'ServiceAccount'] as const) {
+      const record = toObjectMeta(kind, {
+        metadata: {
+          name: 'app',
+          namespace: 'team-a',
+          uid: 'u1',
+          resourceVersion: '5',
+          labels: { app: 'web', team: 'a' },
+          annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"rules":[]}', note: 'x' },
+          managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:rules': {} } }],
+        },
+        rules: READ_SECRETS,
+      });
+      assert.deepEqual(record.labels, {});
+      assert.deepEqual(record.annotations, {});
+      assert.equal(record.contentForeign, false);
+      assert.equal('rules' in record, false);
+      assert.deepEqual(Object.keys(record).sort(), [
+        'annotations',
+        'contentForeign',
+        'deleting',
+        'kind',
+        'labels',
+        'name',
+        'namespace',
+        'ownerReferences',
+        'resourceVersion',
+        'uid',
+      ]);
+    }
   });
 });
 
