@@ -441,6 +441,43 @@ test('the CRDs ship in the chart’s crds/, which Helm installs before any templ
   assert.equal(withCrds.filter((kind) => kind === 'CustomResourceDefinition').length, 2);
 });
 
+/** nsync.kinds with every identity kind on (docs/adr/0130), and the namespace trusted with them. */
+const RBAC_KINDS_ON = [
+  '--set-json',
+  'nsync.kinds=["secrets","configmaps","roles","rolebindings","serviceaccounts"]',
+  '--set-json',
+  'nsync.rbacSourceNamespaces=["platform"]',
+];
+
+test('Roles, RoleBindings and ServiceAccounts: no rights and no flag by default; their rights only when enabled, never escalate or bind', () => {
+  const identityLine = (line: string): boolean =>
+    /\/(roles|rolebindings|serviceaccounts|clusterroles|clusterrolebindings)/.test(line) ||
+    /escalate|bind/.test(line);
+  const defaults = render('nsync', 'nsync');
+  assert.deepEqual(ruleLines(defaults.one('ClusterRole') as Role).filter(identityLine), []);
+  assert.ok(!deploymentOf(defaults).container.args.some((arg) => arg.startsWith('--rbac-source-namespaces')));
+
+  const enabled = render('nsync', 'nsync', RBAC_KINDS_ON);
+  assert.deepEqual(ruleLines(enabled.one('ClusterRole') as Role).filter(identityLine), [
+    `/serviceaccounts: ${verbs(MIRROR_VERBS)}`,
+    `rbac.authorization.k8s.io/rolebindings: ${verbs(MIRROR_VERBS)}`,
+    `rbac.authorization.k8s.io/roles: ${verbs(MIRROR_VERBS)}`,
+  ]);
+  const { container } = deploymentOf(enabled);
+  assert.ok(container.args.includes('--kinds=secrets,configmaps,roles,rolebindings,serviceaccounts'));
+  assert.ok(container.args.includes('--rbac-source-namespaces=platform'));
+  const config = parseConfig(commandLine(container, 'nsync').argv, commandLine(container, 'nsync').env);
+  assert.deepEqual(config.kinds, ['Secret', 'ConfigMap', 'Role', 'RoleBinding', 'ServiceAccount']);
+  assert.deepEqual(config.rbacSourceNamespaces, ['platform']);
+
+  // Bindings alone still read Roles: a binding to a Role waits until the Role exists.
+  const bindingsOnly = render('nsync', 'nsync', ['--set-json', 'nsync.kinds=["secrets","rolebindings"]']);
+  assert.deepEqual(ruleLines(bindingsOnly.one('ClusterRole') as Role).filter(identityLine), [
+    `rbac.authorization.k8s.io/rolebindings: ${verbs(MIRROR_VERBS)}`,
+    'rbac.authorization.k8s.io/roles: get,list,watch',
+  ]);
+});
+
 test('one replica without leader election has no Lease Role and no PodDisruptionBudget', () => {
   const rendered = render('nsync', 'nsync', ['--set', 'replicas=1,nsync.leaderElect=false']);
   assert.deepEqual(rendered.kinds(), [
@@ -694,8 +731,9 @@ const describeAccess = (a: Access): string =>
  */
 async function installRbac(
   namespace: string,
+  flags: readonly string[] = [],
 ): Promise<{ rendered: Rendered; identity: Identity; removeClusterObjects: () => Promise<void> }> {
-  const rendered = render(uniqueName('nsync'), namespace);
+  const rendered = render(uniqueName('nsync'), namespace, flags);
   const clusterScoped = rendered.objects.filter((object) => object.kind.startsWith('Cluster'));
   const removeClusterObjects = async (): Promise<void> => {
     for (const object of clusterScoped) {
@@ -793,6 +831,10 @@ test('the chart’s RBAC, applied for real, lets nsync’s ServiceAccount do its
       { verb: 'list', group: 'events.k8s.io', resource: 'events' },
       { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings' },
       { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+      // The identity kinds are off by default (docs/adr/0130): no rights on them at all.
+      { verb: 'list', group: 'rbac.authorization.k8s.io', resource: 'roles' },
+      { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', namespace: elsewhere },
+      { verb: 'create', resource: 'serviceaccounts', namespace: elsewhere },
       { verb: 'get', resource: 'nodes' },
       { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace, name: serviceAccount },
     ];
@@ -862,6 +904,62 @@ test('the chart’s RBAC, applied for real, lets nsync’s ServiceAccount do its
       403,
     );
     assert.equal((await cluster.apiAs(token, 'GET', '/apis/apps/v1/deployments')).status, 403);
+  } finally {
+    await removeClusterObjects();
+    await cluster.api('DELETE', `/api/v1/namespaces/${namespace}`);
+    await cluster.api('DELETE', `/api/v1/namespaces/${elsewhere}`);
+  }
+});
+
+test('with the identity kinds on, the chart’s RBAC grants their rights and still neither escalate nor bind', async () => {
+  const [namespace = '', elsewhere = ''] = await createNamespaces(cluster, [
+    { name: uniqueName('chart-rbk') },
+    { name: uniqueName('chart-rbk-other') },
+  ]);
+  const { identity, removeClusterObjects } = await installRbac(namespace, RBAC_KINDS_ON);
+  try {
+    const allowed = async (access: Access): Promise<boolean> => {
+      const answer = await cluster.apiAs(
+        identity.token,
+        'POST',
+        '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: { resourceAttributes: { group: '', ...access } },
+        },
+      );
+      assert.equal(answer.status, 201, 'SelfSubjectAccessReview');
+      return (answer.body as { status?: { allowed?: boolean } }).status?.allowed === true;
+    };
+    await eventually('the ClusterRoleBinding to take effect', async () =>
+      (await allowed({ verb: 'list', resource: 'secrets' })) ? true : undefined,
+    );
+    const rbac = 'rbac.authorization.k8s.io';
+    const grants: Access[] = [
+      ...[
+        { group: rbac, resource: 'roles' },
+        { group: rbac, resource: 'rolebindings' },
+        { group: '', resource: 'serviceaccounts' },
+      ].flatMap((kind) => [
+        ...['list', 'watch'].map((verb) => ({ verb, ...kind })),
+        ...MIRROR_VERBS.map((verb) => ({ verb, ...kind, namespace: elsewhere, name: 'x' })),
+      ]),
+    ];
+    const denials: Access[] = [
+      ...['roles', 'clusterroles'].flatMap((resource) =>
+        ['escalate', 'bind'].map((verb) => ({ verb, group: rbac, resource, namespace: elsewhere })),
+      ),
+      { verb: 'create', group: rbac, resource: 'clusterroles' },
+      { verb: 'create', group: rbac, resource: 'clusterrolebindings' },
+      { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: elsewhere, name: 'x' },
+      { verb: 'create', resource: 'pods', namespace: elsewhere },
+    ];
+    const wrong: string[] = [];
+    for (const access of grants)
+      if (!(await allowed(access))) wrong.push(`denied: ${describeAccess(access)}`);
+    for (const access of denials) if (await allowed(access)) wrong.push(`allowed: ${describeAccess(access)}`);
+    assert.deepEqual(wrong, []);
   } finally {
     await removeClusterObjects();
     await cluster.api('DELETE', `/api/v1/namespaces/${namespace}`);

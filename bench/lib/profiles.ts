@@ -24,6 +24,11 @@ export interface Profile {
     readonly idleSeconds: number;
     readonly unrelatedSecrets: number;
     readonly unrelatedKiB: number;
+    /**
+     * S4: unrelated Roles and as many RoleBindings (nsync watches both kinds in S3/S4): their
+     * metadata-only caches must keep memory flat (docs/adr/0130).
+     */
+    readonly unrelatedRbac: number;
     /** S4: memory samples (one a second) after a process is ready and idle. */
     readonly memorySamples: number;
     /** S3: --resync-period of the forced-resync window (three resyncs are watched). */
@@ -45,6 +50,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
       idleSeconds: 5,
       unrelatedSecrets: 20,
       unrelatedKiB: 256,
+      unrelatedRbac: 20,
       memorySamples: 3,
       resyncSeconds: 2,
     },
@@ -60,6 +66,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
       idleSeconds: 20,
       unrelatedSecrets: 500,
       unrelatedKiB: 256,
+      unrelatedRbac: 1000,
       memorySamples: 10,
       resyncSeconds: 5,
     },
@@ -75,6 +82,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
       idleSeconds: 60,
       unrelatedSecrets: 2000,
       unrelatedKiB: 256,
+      unrelatedRbac: 3000,
       memorySamples: 15,
       resyncSeconds: 10,
     },

@@ -203,7 +203,7 @@ export function summarize(
         load: '',
       },
     );
-    const k = `${String(memory.unrelatedSecrets)}×${String(memory.unrelatedKiB)} KiB`;
+    const k = `${String(memory.unrelatedSecrets)}×${String(memory.unrelatedKiB)} KiB Secrets, ${String(memory.unrelatedRoles)} Roles + ${String(memory.unrelatedRoleBindings)} RoleBindings`;
     for (const runtime of ['checkout', 'compiled'] as const) {
       const { without, with: withUnrelated } = memory[runtime];
       const label = runtime === 'checkout' ? 'bin/nsync.js (checkout)' : 'compiled dist (image)';

@@ -111,6 +111,8 @@ export interface IdleResult {
   readonly memory: {
     readonly unrelatedSecrets: number;
     readonly unrelatedKiB: number;
+    readonly unrelatedRoles: number;
+    readonly unrelatedRoleBindings: number;
     readonly createUnrelatedMs: number;
     readonly checkout: { readonly without: Memory; readonly with: Memory };
     readonly compiled: { readonly without: Memory; readonly with: Memory; readonly withLive: Memory };
@@ -244,9 +246,13 @@ export async function runIdle(context: Context): Promise<IdleResult> {
     idleSeconds,
     unrelatedSecrets,
     unrelatedKiB,
+    unrelatedRbac,
     memorySamples,
     resyncSeconds,
   } = context.profile.idle;
+  // Roles and RoleBindings are watched too (with no source namespace trusted for them), so that
+  // S4 shows what thousands of unrelated ones cost: their caches are metadata-only.
+  const nsyncArgs = [...context.nsyncArgs, '--kinds=secrets,configmaps,roles,rolebindings'];
   const startLoad = load();
   const { cp, admin, kubernetes } = await freshCluster();
   const info = cp.info();
@@ -255,7 +261,7 @@ export async function runIdle(context: Context): Promise<IdleResult> {
     configmaps: new MirrorWatch(admin, 'configmaps'),
   };
   const log = (name: string): string => join(context.logDir, `s3-${name}.log`);
-  const holder = { current: NsyncProcess.start(info, log('nsync-1'), CHECKOUT, context.nsyncArgs) };
+  const holder = { current: NsyncProcess.start(info, log('nsync-1'), CHECKOUT, nsyncArgs) };
   try {
     const namespaces = Array.from({ length: m }, (_, i) => `idle-${String(i).padStart(4, '0')}`);
     await createNamespaces(admin, [SOURCE_NAMESPACE, ...namespaces]);
@@ -316,7 +322,7 @@ export async function runIdle(context: Context): Promise<IdleResult> {
       () => sleep(idleSeconds * 1000),
     );
     context.say(`S3: idle writes ${String(idle.writes)}; restarting nsync`);
-    const restarted = await restart(admin, info, holder, sources.length, log('nsync-2'), context.nsyncArgs);
+    const restarted = await restart(admin, info, holder, sources.length, log('nsync-2'), nsyncArgs);
     context.say(
       `S3: restart: ready ${String(restarted.readyMs)} ms, reconciled ${String(restarted.reconciledMs)} ms, writes ${String(restarted.window.writes)}`,
     );
@@ -332,13 +338,13 @@ export async function runIdle(context: Context): Promise<IdleResult> {
       holder,
       sources.length,
       log('nsync-compiled-1'),
-      context.nsyncArgs,
+      nsyncArgs,
       context.compiled,
     );
     await settle();
     const compiledWithout = await memory(holder.current, memorySamples);
     context.say(
-      `S4: RSS ${String(checkoutWithout.rssMiB)} MiB (compiled ${String(compiledWithout.rssMiB)}), live heap ${String(checkoutWithout.liveHeapMiB)} MiB (compiled ${String(compiledWithout.liveHeapMiB)}); creating ${String(unrelatedSecrets)} unrelated ${String(unrelatedKiB)} KiB Secrets`,
+      `S4: RSS ${String(checkoutWithout.rssMiB)} MiB (compiled ${String(compiledWithout.rssMiB)}), live heap ${String(checkoutWithout.liveHeapMiB)} MiB (compiled ${String(compiledWithout.liveHeapMiB)}); creating ${String(unrelatedSecrets)} unrelated ${String(unrelatedKiB)} KiB Secrets, ${String(unrelatedRbac)} Roles and ${String(unrelatedRbac)} RoleBindings`,
     );
     const blob = randomBase64(unrelatedKiB * 1024);
     const t1 = performance.now();
@@ -350,17 +356,29 @@ export async function runIdle(context: Context): Promise<IdleResult> {
         data: { payload: blob },
       });
     });
+    await pool(unrelatedRbac, 4, async (i) => {
+      const namespace = namespaces[i % namespaces.length] ?? SOURCE_NAMESPACE;
+      const name = `unrelated-${String(i).padStart(5, '0')}`;
+      await admin.ok('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/roles`, {
+        metadata: { name, labels: { app: 'unrelated' } },
+        rules: [
+          { apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get', 'list', 'watch'] },
+          { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'patch'] },
+        ],
+      });
+      await admin.ok('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
+        metadata: { name, labels: { app: 'unrelated' } },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [
+          { kind: 'ServiceAccount', name: 'default', namespace },
+          { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: `team-${String(i % 50)}` },
+        ],
+      });
+    });
     const createUnrelatedMs = performance.now() - t1;
     await holder.current.waitSettled({ quietMs: 2000 });
     const compiledWithLive = await memory(holder.current, memorySamples);
-    const checkoutWithRestart = await restart(
-      admin,
-      info,
-      holder,
-      sources.length,
-      log('nsync-4'),
-      context.nsyncArgs,
-    );
+    const checkoutWithRestart = await restart(admin, info, holder, sources.length, log('nsync-4'), nsyncArgs);
     await settle();
     const checkoutWith = await memory(holder.current, memorySamples);
     const compiledWithRestart = await restart(
@@ -369,7 +387,7 @@ export async function runIdle(context: Context): Promise<IdleResult> {
       holder,
       sources.length,
       log('nsync-compiled-2'),
-      context.nsyncArgs,
+      nsyncArgs,
       context.compiled,
     );
     await settle();
@@ -377,7 +395,7 @@ export async function runIdle(context: Context): Promise<IdleResult> {
     context.say(`S3: forced resyncs (--resync-period=${String(resyncSeconds)}s, three of them)`);
     await holder.current.stop();
     holder.current = NsyncProcess.start(info, log('nsync-resync'), CHECKOUT, [
-      ...context.nsyncArgs,
+      ...nsyncArgs,
       `--resync-period=${String(resyncSeconds)}s`,
     ]);
     await holder.current.waitReady();
@@ -411,6 +429,8 @@ export async function runIdle(context: Context): Promise<IdleResult> {
       memory: {
         unrelatedSecrets,
         unrelatedKiB,
+        unrelatedRoles: unrelatedRbac,
+        unrelatedRoleBindings: unrelatedRbac,
         createUnrelatedMs: ms(createUnrelatedMs),
         checkout: { without: checkoutWithout, with: checkoutWith },
         compiled: { without: compiledWithout, with: compiledWith, withLive: compiledWithLive },

@@ -5,9 +5,9 @@
  * done as delete-then-create — only ever on an object nsync owns.
  */
 import { ApiError, classify } from '../kube/errors.ts';
-import type { RawObject } from '../kube/resources.ts';
+import type { RawObject, Resource } from '../kube/resources.ts';
 import type { Writer } from '../kube/writer.ts';
-import type { ObjectMeta, WriteOp } from '../plan/model.ts';
+import type { MirrorBody, ObjectMeta, WriteOp } from '../plan/model.ts';
 import type { Kind } from '../rules/model.ts';
 import type { Store } from '../runtime/store.ts';
 import type { Limiter } from '../runtime/limit.ts';
@@ -29,8 +29,33 @@ export interface WriteFailure {
   readonly error: unknown;
 }
 
+/**
+ * Whether the API refused a replace because a field cannot change: a Secret's type, an immutable
+ * Secret or ConfigMap, a RoleBinding's roleRef ("cannot change roleRef").
+ */
 function isImmutableRefusal(error: unknown): boolean {
-  return classify(error) === 'invalid' && error instanceof ApiError && /immutable/i.test(error.message);
+  return (
+    classify(error) === 'invalid' &&
+    error instanceof ApiError &&
+    /immutable|cannot change roleRef/i.test(error.message)
+  );
+}
+
+/**
+ * A replace of a ServiceAccount is a merge patch of what nsync owns (its metadata and
+ * imagePullSecrets): its `secrets` and `automountServiceAccountToken` belong to others (users,
+ * the token controller) and a PUT would wipe them. The body's resourceVersion stays the
+ * precondition.
+ */
+async function replaceServiceAccount(
+  writer: Writer,
+  resource: Resource,
+  namespace: string,
+  name: string,
+  body: MirrorBody,
+): Promise<RawObject> {
+  const { apiVersion: _apiVersion, kind: _kind, ...patch } = body;
+  return writer.mergePatch(resource, namespace, name, patch);
 }
 
 /**
@@ -77,7 +102,13 @@ async function applyOne(deps: ApplyDeps, op: WriteOp): Promise<void> {
       return;
     case 'replace':
       try {
-        remember(await count('replace', () => writer.replace(resource, namespace, name, op.body)));
+        remember(
+          await count('replace', () =>
+            kind === 'ServiceAccount'
+              ? replaceServiceAccount(writer, resource, namespace, name, op.body)
+              : writer.replace(resource, namespace, name, op.body),
+          ),
+        );
       } catch (error) {
         if (!isImmutableRefusal(error)) throw error;
         await count('recreate', async () => {

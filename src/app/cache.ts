@@ -3,7 +3,16 @@
  * metadata-only list+watch, with the indexes the triggers and the planner need.
  */
 import { ListWatch, type ListWatchSink, type ListWatchStatus } from '../kube/listwatch.ts';
-import { CONFIGMAPS, NAMESPACES, SECRETS, type RawObject, type Resource } from '../kube/resources.ts';
+import {
+  CONFIGMAPS,
+  NAMESPACES,
+  ROLEBINDINGS,
+  ROLES,
+  SECRETS,
+  SERVICEACCOUNTS,
+  type RawObject,
+  type Resource,
+} from '../kube/resources.ts';
 import type { Transport } from '../kube/transport.ts';
 import type { ObjectMeta } from '../plan/model.ts';
 import { mirrorClaim } from '../rules/markers.ts';
@@ -16,7 +25,13 @@ import { isSource, targetNames } from './sources.ts';
 export type ObjectIndex = 'claims' | 'pulls' | 'sources' | 'targetNames' | 'targetProblems';
 
 /** The resource of each kind. */
-export const RESOURCES: Readonly<Record<Kind, Resource>> = { Secret: SECRETS, ConfigMap: CONFIGMAPS };
+export const RESOURCES: Readonly<Record<Kind, Resource>> = {
+  Secret: SECRETS,
+  ConfigMap: CONFIGMAPS,
+  Role: ROLES,
+  RoleBinding: ROLEBINDINGS,
+  ServiceAccount: SERVICEACCOUNTS,
+};
 
 /** Index value under which every source is filed. */
 export const SOURCE_INDEX_VALUE = 'source';
@@ -60,6 +75,14 @@ function storeSink<T>(
   };
 }
 
+/**
+ * The kinds the cache watches: the mirrored ones, plus Roles (metadata only) when RoleBindings are
+ * mirrored, since a binding to a Role waits until that Role exists in the target namespace.
+ */
+export function watchedKinds(kinds: readonly Kind[]): readonly Kind[] {
+  return kinds.includes('RoleBinding') && !kinds.includes('Role') ? [...kinds, 'Role'] : kinds;
+}
+
 /** Hooks for metrics (and for `nsync explain`, which gives up on the first failed list). */
 export interface CacheObserver {
   onWatchRestart?(resource: string, reason: string, error?: unknown): void;
@@ -81,6 +104,10 @@ export class ClusterCache {
     this.objects = {
       Secret: newObjectStore('Secret', clusterName),
       ConfigMap: newObjectStore('ConfigMap', clusterName),
+      // Stores of kinds not enabled stay empty: no watch feeds them.
+      Role: newObjectStore('Role', clusterName),
+      RoleBinding: newObjectStore('RoleBinding', clusterName),
+      ServiceAccount: newObjectStore('ServiceAccount', clusterName),
     };
     const watch = <T>(resource: Resource, sink: ListWatchSink<T>): ListWatch<T> =>
       new ListWatch<T>({
@@ -95,7 +122,7 @@ export class ClusterCache {
         NAMESPACES,
         storeSink(this.namespaces, toNamespaceInfo, (namespace) => namespace.name),
       ),
-      ...kinds.map((kind) =>
+      ...watchedKinds(kinds).map((kind) =>
         watch(RESOURCES[kind], {
           ...storeSink(
             this.objects[kind],

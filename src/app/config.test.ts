@@ -30,7 +30,7 @@ test('every bad value is reported at once, each with what was expected', () => {
     () =>
       parseConfig(
         [
-          '--kinds=secrets,roles',
+          '--kinds=secrets,clusterroles',
           '--resync-period=soon',
           '--workers=0',
           '--listen=nowhere',

@@ -48,7 +48,13 @@ export const OPTIONS = [
     flag: 'kinds',
     type: 'string',
     default: 'secrets,configmaps',
-    help: 'kinds to mirror: secrets, configmaps',
+    help: 'kinds to mirror: secrets, configmaps, and (only from --rbac-source-namespaces) roles, rolebindings, serviceaccounts',
+  },
+  {
+    flag: 'rbac-source-namespaces',
+    type: 'string',
+    default: '',
+    help: 'globs of namespaces whose Roles, RoleBindings and ServiceAccounts may be pushed or pulled (default none: they can grant what nsync holds; trust only namespaces the platform team alone writes)',
   },
   {
     flag: 'dialects',
@@ -190,6 +196,8 @@ export interface Config {
   readonly excludeNamespaces: readonly string[];
   readonly sourceNamespaces: readonly string[];
   readonly kinds: readonly Kind[];
+  /** `--rbac-source-namespaces`: the only namespaces whose identity kinds are sources (ADR 130). */
+  readonly rbacSourceNamespaces: readonly string[];
   readonly dialects: readonly Dialect[];
   readonly optOutLabel: string;
   readonly resyncPeriodMs: number;
@@ -253,7 +261,13 @@ export function parseDuration(text: string): number | undefined {
   return Number(match[1]) * unit;
 }
 
-const KINDS: Readonly<Record<string, Kind>> = { secrets: 'Secret', configmaps: 'ConfigMap' };
+const KINDS: Readonly<Record<string, Kind>> = {
+  secrets: 'Secret',
+  configmaps: 'ConfigMap',
+  roles: 'Role',
+  rolebindings: 'RoleBinding',
+  serviceaccounts: 'ServiceAccount',
+};
 const DIALECTS: readonly Dialect[] = ['native', 'reflector', 'replicator', 'kubed'];
 
 /** The `nsync run` options as help text. */
@@ -388,6 +402,7 @@ export function parseConfig(
     excludeNamespaces: globs('exclude-namespaces'),
     sourceNamespaces: globs('source-namespaces'),
     kinds: list('kinds', KINDS),
+    rbacSourceNamespaces: globs('rbac-source-namespaces'),
     dialects: list('dialects', Object.fromEntries(DIALECTS.map((dialect) => [dialect, dialect]))),
     optOutLabel,
     resyncPeriodMs: duration('resync-period'),
@@ -430,6 +445,7 @@ function splitListen(text: string): [string, string] {
 export function guardrailsOf(config: Config): Guardrails {
   const excluded = compileNamespaceGlobList(config.excludeNamespaces.join(','));
   const sources = compileNamespaceGlobList(config.sourceNamespaces.join(','));
+  const rbacSources = compileNamespaceGlobList(config.rbacSourceNamespaces.join(','));
   const matches = (compiled: typeof excluded, namespace: string, empty: boolean): boolean => {
     if (!compiled.ok) return empty;
     const { includes, excludes } = compiled.value;
@@ -439,6 +455,7 @@ export function guardrailsOf(config: Config): Guardrails {
   return {
     isExcluded: (namespace) => matches(excluded, namespace, false),
     mayPushFrom: (namespace) => matches(sources, namespace, false),
+    isRbacSource: (namespace) => matches(rbacSources, namespace, false),
     optOutLabel: config.optOutLabel,
     dialects: new Set(config.dialects),
     clusterName: config.clusterName,

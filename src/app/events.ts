@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { EVENTS, microTime } from '../kube/resources.ts';
 import type { Resource } from '../kube/resources.ts';
+import { apiVersionOf } from '../rules/kinds.ts';
+import { objectNameProblem } from '../rules/names.ts';
 import type { Kind } from '../rules/model.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -133,7 +135,10 @@ export class EventRecorder {
       note: spec.note.length > MAX_NOTE ? `${spec.note.slice(0, MAX_NOTE - 1)}…` : spec.note,
       type: spec.type,
       regarding: {
-        apiVersion: subject.apiVersion ?? 'v1',
+        apiVersion:
+          subject.kind === 'ClusterMirror' || subject.kind === 'Mirror'
+            ? (subject.apiVersion ?? 'nsync.dev/v1alpha1')
+            : apiVersionOf(subject.kind),
         kind: subject.kind,
         namespace: subject.namespace,
         name: subject.name,
@@ -143,9 +148,20 @@ export class EventRecorder {
   }
 }
 
-/** `<object>.<hex>`, the usual Event name (generateName cannot end in a dot). */
+/**
+ * `<object>.<hex>`, the usual Event name (generateName cannot end in a dot). Role and RoleBinding
+ * names may hold characters an Event name may not (`team:reader`): those become `-`.
+ */
 function eventName(objectName: string, now: number): string {
-  return `${objectName.slice(0, 200)}.${now.toString(16)}${randomBytes(4).toString('hex')}`;
+  const name = objectName.slice(0, 200);
+  const safe =
+    objectNameProblem(name) === undefined
+      ? name
+      : name
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '-')
+          .replace(/^-+|-+$/g, '') || 'object';
+  return `${safe}.${now.toString(16)}${randomBytes(4).toString('hex')}`;
 }
 
 /** An error as a log field: message and class only (messages never include request bodies). */

@@ -9,11 +9,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const WATCH_RESTART_REASONS = ['closed', 'gone', 'error', 'silent'] as const;
 
 /** Mirror states counted by nsync_mirrors. */
-export type MirrorState = 'in_sync' | 'conflict' | 'refused' | 'contested' | 'over_budget' | 'error';
+export type MirrorState =
+  'in_sync' | 'conflict' | 'refused' | 'contested' | 'over_budget' | 'waiting' | 'error';
 
 /** Every MirrorState, zero: the shape of one source's counts. */
 export function noMirrors(): Record<MirrorState, number> {
-  return { in_sync: 0, conflict: 0, refused: 0, contested: 0, over_budget: 0, error: 0 };
+  return { in_sync: 0, conflict: 0, refused: 0, contested: 0, over_budget: 0, waiting: 0, error: 0 };
 }
 
 /** State read at scrape time, so gauges are exact when Prometheus asks and cost nothing between. */

@@ -9,14 +9,30 @@ import type { ForeignWrite, ObjectMeta } from '../plan/model.ts';
 import { compareText, defersToManagedFields, ownValue } from '../plan/render.ts';
 import { RecordInterner, StringInterner } from '../runtime/intern.ts';
 import { ACCEPT_FROM_ANNOTATION, hasDialectKey, owned, replicator } from '../rules/markers.ts';
+import { ALL_KINDS, CONTENT_FIELDS_OF } from '../rules/kinds.ts';
 import type { Kind, NamespaceInfo, TargetSpec } from '../rules/model.ts';
 import { parseTarget } from '../rules/parse.ts';
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 const NO_OWNERS: ObjectMeta['ownerReferences'] = Object.freeze([]);
 
-/** Top-level fields whose last writer decides whether the content is still nsync's. */
-const CONTENT_FIELDS = ['f:data', 'f:binaryData', 'f:type', 'f:stringData', 'f:immutable'];
+/**
+ * Top-level fields whose last writer decides whether the content is still nsync's: a Secret's or
+ * ConfigMap's data, and the identity kinds' content fields (rules/kinds.ts). A ServiceAccount's
+ * `secrets` and `automountServiceAccountToken` are not content: others write them.
+ */
+const CONTENT_FIELDS = [
+  'f:data',
+  'f:binaryData',
+  'f:type',
+  'f:stringData',
+  'f:immutable',
+  ...new Set(
+    Object.values(CONTENT_FIELDS_OF)
+      .flat()
+      .map((field) => `f:${field}`),
+  ),
+];
 
 /**
  * Whether someone other than nsync wrote the content since nsync last did. nsync resets
@@ -167,8 +183,9 @@ export function parseSourceQueueKey(
 ): { kind: Kind; namespace: string; name: string } | undefined {
   const [kind, namespace, name, ...rest] = key.split('/');
   if (rest.length > 0 || namespace === undefined || name === undefined) return undefined;
-  if (kind !== 'Secret' && kind !== 'ConfigMap') return undefined;
-  return { kind, namespace, name };
+  const known = ALL_KINDS.find((candidate) => candidate === kind);
+  if (known === undefined) return undefined;
+  return { kind: known, namespace, name };
 }
 
 /** `Target/<Kind>/<namespace>/<name>`: the work-queue key that reports a pull target's own problems. */

@@ -74,6 +74,7 @@ export async function snapshotOf(
     namespaces: deps.cache.namespaces.values(),
     lookup: (namespace, name) => store.get(objectKey(namespace, name)),
     mirrors: store.byIndex('claims', sourceKey),
+    roleExists: (namespace, name) => deps.cache.objects.Role.get(objectKey(namespace, name)) !== undefined,
     pullTargets,
     guardrails: deps.guardrails,
     now: new Date().toISOString(),
@@ -146,6 +147,8 @@ function stateOf(decision: Decision): MirrorState | undefined {
       return 'contested';
     case 'over-budget':
       return 'over_budget';
+    case 'waiting-for-role':
+      return 'waiting';
     case 'invalid-rule':
       return 'error';
     case 'delete-orphan':

@@ -6,7 +6,9 @@
 import { classify } from '../kube/errors.ts';
 import type { RawObject, Resource } from '../kube/resources.ts';
 import type { Writer } from '../kube/writer.ts';
+import { asCanonical, canonicalJson } from '../plan/hash.ts';
 import type { ObjectMeta, SourceContent, SourceState } from '../plan/model.ts';
+import { CONTENT_FIELDS_OF, isIdentityKind } from '../rules/kinds.ts';
 import { kubed, mirrorClaim, native, reflector, replicator } from '../rules/markers.ts';
 import type { Kind, SourceSpec } from '../rules/model.ts';
 import { parseSource } from '../rules/parse.ts';
@@ -68,6 +70,29 @@ function withoutChains(kind: Kind, meta: ObjectMeta, spec: SourceSpec): SourceSp
 
 const NO_CONTENT: SourceContent = { type: undefined, data: {}, binaryData: {} };
 
+/**
+ * A source's content as the planner sees it: a Secret's type and data, a ConfigMap's data and
+ * binaryData, or an identity kind's content fields as canonical JSON by field name (see
+ * SourceContent). Nothing else of a Role, RoleBinding or ServiceAccount is kept.
+ */
+export function contentOf(kind: Kind, raw: RawObject): SourceContent {
+  if (!isIdentityKind(kind)) {
+    return { type: raw.type, data: raw.data ?? {}, binaryData: raw.binaryData ?? {} };
+  }
+  const fields: Readonly<Record<string, unknown>> = {
+    rules: raw.rules ?? [],
+    subjects: raw.subjects ?? [],
+    roleRef: raw.roleRef,
+    imagePullSecrets: raw.imagePullSecrets ?? [],
+  };
+  const data: Record<string, string> = {};
+  for (const field of CONTENT_FIELDS_OF[kind]) {
+    const value = asCanonical(fields[field]);
+    if (value !== undefined) data[field] = canonicalJson(value);
+  }
+  return { type: undefined, data, binaryData: {} };
+}
+
 /** Reads sources through a resourceVersion-keyed cache. */
 export class SourceReader {
   private readonly writer: Writer;
@@ -121,7 +146,7 @@ export class SourceReader {
     const fresh = toObjectMeta(kind, raw, named);
     const state: SourceState = {
       meta: fresh,
-      content: { type: raw.type, data: raw.data ?? {}, binaryData: raw.binaryData ?? {} },
+      content: contentOf(kind, raw),
       spec: withoutChains(
         kind,
         fresh,

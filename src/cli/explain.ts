@@ -57,6 +57,13 @@ const KINDS: Readonly<Record<string, Kind | MirrorKind>> = {
   configmap: 'ConfigMap',
   configmaps: 'ConfigMap',
   cm: 'ConfigMap',
+  role: 'Role',
+  roles: 'Role',
+  rolebinding: 'RoleBinding',
+  rolebindings: 'RoleBinding',
+  serviceaccount: 'ServiceAccount',
+  serviceaccounts: 'ServiceAccount',
+  sa: 'ServiceAccount',
   clustermirror: 'ClusterMirror',
   clustermirrors: 'ClusterMirror',
   cmirror: 'ClusterMirror',
@@ -67,7 +74,7 @@ const KINDS: Readonly<Record<string, Kind | MirrorKind>> = {
 
 /** The explain part of the usage text, under the name the command was called by. */
 export function explainUsage(program: string): string {
-  return `usage: ${program} explain <secret|configmap>/<name> [-n <namespace>] [-o json] [nsync run options]
+  return `usage: ${program} explain <secret|configmap|role|rolebinding|serviceaccount>/<name> [-n <namespace>] [-o json] [nsync run options]
        ${program} explain clustermirror/<name> | mirror/<name> [-n <namespace>] [-o json]
 
   -n, --namespace <namespace>

@@ -42,6 +42,13 @@ export interface RawObject {
   readonly binaryData?: Readonly<Record<string, string>>;
   readonly immutable?: boolean;
   readonly status?: { readonly phase?: string };
+  /** Role. */
+  readonly rules?: unknown;
+  /** RoleBinding. */
+  readonly subjects?: unknown;
+  readonly roleRef?: unknown;
+  /** ServiceAccount. */
+  readonly imagePullSecrets?: unknown;
 }
 
 /** A list answer. */
@@ -73,6 +80,27 @@ export const CONFIGMAPS: Resource = {
   apiVersion: 'v1',
   base: '/api/v1',
   plural: 'configmaps',
+  namespaced: true,
+};
+export const SERVICEACCOUNTS: Resource = {
+  kind: 'ServiceAccount',
+  apiVersion: 'v1',
+  base: '/api/v1',
+  plural: 'serviceaccounts',
+  namespaced: true,
+};
+export const ROLES: Resource = {
+  kind: 'Role',
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  base: '/apis/rbac.authorization.k8s.io/v1',
+  plural: 'roles',
+  namespaced: true,
+};
+export const ROLEBINDINGS: Resource = {
+  kind: 'RoleBinding',
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  base: '/apis/rbac.authorization.k8s.io/v1',
+  plural: 'rolebindings',
   namespaced: true,
 };
 export const NAMESPACES: Resource = {

@@ -21,8 +21,17 @@ const query = `?fieldManager=${FIELD_MANAGER}`;
 
 type ContentMap = Readonly<Record<string, string | null>> | undefined;
 
+/**
+ * The structured content fields of Roles, RoleBindings and ServiceAccounts: owned by nsync as a
+ * whole when a write sets them.
+ */
+const STRUCTURED_FIELDS = ['rules', 'subjects', 'roleRef', 'imagePullSecrets'] as const;
+
 /** managedFields naming nsync the owner of the content keys a write sets (null = removed). */
-export function ownedManagedFields(content: { data?: ContentMap; binaryData?: ContentMap }): object[] {
+export function ownedManagedFields(
+  content: { data?: ContentMap; binaryData?: ContentMap } & { readonly [field: string]: unknown },
+  apiVersion = 'v1',
+): object[] {
   const fields = (map: ContentMap): Record<string, object> =>
     Object.fromEntries(
       Object.entries(map ?? {})
@@ -34,9 +43,8 @@ export function ownedManagedFields(content: { data?: ContentMap; binaryData?: Co
   const binaryData = fields(content.binaryData);
   if (Object.keys(data).length > 0) fieldsV1['f:data'] = data;
   if (Object.keys(binaryData).length > 0) fieldsV1['f:binaryData'] = binaryData;
-  return [
-    { manager: FIELD_MANAGER, operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1 },
-  ];
+  for (const field of STRUCTURED_FIELDS) if (content[field] !== undefined) fieldsV1[`f:${field}`] = {};
+  return [{ manager: FIELD_MANAGER, operation: 'Update', apiVersion, fieldsType: 'FieldsV1', fieldsV1 }];
 }
 
 /** Object writes against one API server. */
@@ -68,7 +76,10 @@ export class Writer {
     const { body: replaced } = await this.transport.json<RawObject>({
       method: 'PUT',
       path: objectPath(resource, namespace, name) + query,
-      body: { ...body, metadata: { ...body.metadata, managedFields: ownedManagedFields(body) } },
+      body: {
+        ...body,
+        metadata: { ...body.metadata, managedFields: ownedManagedFields(body, resource.apiVersion) },
+      },
       accept: METADATA_WRITE_ACCEPT,
     });
     return replaced;
@@ -84,7 +95,10 @@ export class Writer {
     const { body: patched } = await this.transport.json<RawObject>({
       method: 'PATCH',
       path: objectPath(resource, namespace, name) + query,
-      body: { ...patch, metadata: { ...patch.metadata, managedFields: ownedManagedFields(patch) } },
+      body: {
+        ...patch,
+        metadata: { ...patch.metadata, managedFields: ownedManagedFields(patch, resource.apiVersion) },
+      },
       contentType: 'application/merge-patch+json',
       accept: METADATA_WRITE_ACCEPT,
     });

@@ -8,6 +8,7 @@
  *
  * Pure: no I/O.
  */
+import type { Kind } from '../rules/model.ts';
 import type { HashableContent } from './hash.ts';
 
 /** Limits on what one source may place. */
@@ -31,7 +32,7 @@ function base64Bytes(text: string): number {
  * binaryData are base64 in the API and counted decoded; ConfigMap data is UTF-8 text). Metadata is
  * left out: it is small and the same for any content.
  */
-export function contentBytes(kind: 'Secret' | 'ConfigMap', content: HashableContent): number {
+export function contentBytes(kind: Kind, content: HashableContent): number {
   let bytes = 0;
   for (const [key, value] of Object.entries(content.data)) {
     bytes += Buffer.byteLength(key) + (kind === 'Secret' ? base64Bytes(value) : Buffer.byteLength(value));

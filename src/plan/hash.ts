@@ -77,3 +77,43 @@ export function contentHash(kind: Kind, content: HashableContent): string {
     .digest('hex');
   return `sha256:${digest}`;
 }
+
+/**
+ * A decoded JSON value as a CanonicalValue, or undefined when it is not plain JSON data (the
+ * structured content of Roles, RoleBindings and ServiceAccounts arrives as `unknown`).
+ */
+export function asCanonical(value: unknown): CanonicalValue | undefined {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (Array.isArray(value)) {
+    const items: CanonicalValue[] = [];
+    for (const item of value as unknown[]) {
+      const canonical = asCanonical(item);
+      if (canonical === undefined) return undefined;
+      items.push(canonical);
+    }
+    return items;
+  }
+  if (typeof value === 'object') {
+    const members: Record<string, CanonicalValue> = {};
+    for (const [key, member] of Object.entries(value)) {
+      if (member === undefined) continue;
+      const canonical = asCanonical(member);
+      if (canonical === undefined) return undefined;
+      members[key] = canonical;
+    }
+    return members;
+  }
+  return undefined;
+}
+
+/** Parses canonical JSON written by canonicalJson back into a value; undefined when it is not JSON. */
+export function parseCanonical(text: string): CanonicalValue | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return asCanonical(parsed);
+}

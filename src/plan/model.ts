@@ -5,6 +5,7 @@
 import type { CopyPolicy } from '../rules/copy-policy.ts';
 import type { FanOutBudget } from './budget.ts';
 import type { ContestLimits } from './contest.ts';
+import type { CanonicalValue } from './hash.ts';
 import type {
   Dialect,
   Kind,
@@ -67,7 +68,12 @@ export interface ForeignWrite {
   readonly at: string;
 }
 
-/** The content of a source, read from the API server (the only objects whose data nsync reads). */
+/**
+ * The content of a source, read from the API server (the only objects whose data nsync reads).
+ * For Roles, RoleBindings and ServiceAccounts, `data` holds the canonical JSON of each content
+ * field by field name (rules/kinds.ts CONTENT_FIELDS_OF), so hashing, budgets and comparison work
+ * alike for every kind.
+ */
 export interface SourceContent {
   /** Secret type; undefined for ConfigMaps. */
   readonly type: string | undefined;
@@ -102,6 +108,11 @@ export interface Guardrails {
   readonly isExcluded: (namespace: string) => boolean;
   /** Whether a namespace may host push sources. */
   readonly mayPushFrom: (namespace: string) => boolean;
+  /**
+   * `--rbac-source-namespaces`: whether a namespace's Roles, RoleBindings and ServiceAccounts may
+   * be sources at all, for push and for pull (docs/adr/0130). Default: none.
+   */
+  readonly isRbacSource: (namespace: string) => boolean;
   /** Label that, set to "true" on a namespace, refuses every pushed mirror. */
   readonly optOutLabel: string;
   readonly dialects: ReadonlySet<Dialect>;
@@ -138,6 +149,11 @@ export interface Snapshot {
   readonly key: ObjectKey;
   /** Undefined when the source does not exist (deleted, or never existed). */
   readonly source: SourceState | undefined;
+  /**
+   * Whether a Role of that name exists in that namespace: a RoleBinding mirror that binds a Role
+   * waits until it does (docs/adr/0130). Only RoleBinding sources need it; absent = no Role known.
+   */
+  readonly roleExists?: (namespace: string, name: string) => boolean;
   readonly namespaces: readonly NamespaceInfo[];
   /** Existing object of the source's kind at namespace/name, if any. */
   readonly lookup: (namespace: string, name: string) => ObjectMeta | undefined;
@@ -182,7 +198,8 @@ export type ReasonCode =
   | 'contested'
   | 'reserved'
   | 'target-consent-missing'
-  | 'over-budget';
+  | 'over-budget'
+  | 'waiting-for-role';
 
 /** One decision about one target (namespace/name), with its reason. */
 export interface Decision {
@@ -203,7 +220,7 @@ export interface Decision {
 
 /** The body of a mirror as written (PUT/POST). */
 export interface MirrorBody {
-  readonly apiVersion: 'v1';
+  readonly apiVersion: 'v1' | 'rbac.authorization.k8s.io/v1';
   readonly kind: Kind;
   readonly metadata: {
     readonly name: string;
@@ -216,6 +233,13 @@ export interface MirrorBody {
   readonly type?: string;
   readonly data?: Readonly<Record<string, string>>;
   readonly binaryData?: Readonly<Record<string, string>>;
+  /** Role. */
+  readonly rules?: CanonicalValue;
+  /** RoleBinding. */
+  readonly subjects?: CanonicalValue;
+  readonly roleRef?: CanonicalValue;
+  /** ServiceAccount. */
+  readonly imagePullSecrets?: CanonicalValue;
 }
 
 /** A JSON merge patch on a pull target (never replaces keys the target owns itself). */
@@ -225,8 +249,13 @@ export interface PullPatch {
     /** `null` removes a marker that no longer applies. */
     readonly annotations: Readonly<Record<string, string | null>>;
   };
-  readonly data: Readonly<Record<string, string | null>>;
+  /** Secrets and ConfigMaps; absent for the identity kinds. */
+  readonly data?: Readonly<Record<string, string | null>>;
   readonly binaryData?: Readonly<Record<string, string | null>>;
+  /** The identity kinds' pulled fields (rules/kinds.ts PULLED_FIELDS_OF). */
+  readonly rules?: CanonicalValue;
+  readonly subjects?: CanonicalValue;
+  readonly imagePullSecrets?: CanonicalValue;
 }
 
 /** A write that makes one decision true. */

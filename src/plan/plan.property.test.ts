@@ -19,7 +19,8 @@ import type {
   PullRequest,
   PushRule,
 } from '../rules/model.ts';
-import { contentHash } from './hash.ts';
+import { IDENTITY_RESERVED_NAMESPACES, isIdentityKind, parseRoleRef } from '../rules/kinds.ts';
+import { canonicalJson, contentHash } from './hash.ts';
 import type { Decision, ObjectMeta, Plan, PullTarget, Snapshot, SourceState, WriteOp } from './model.ts';
 import { BOUNDARY_DEFAULTS } from '../testing/guardrails.ts';
 import { plan } from './plan.ts';
@@ -49,6 +50,10 @@ interface World {
   readonly held: ReadonlyMap<string, ReadonlySet<string>>;
   readonly excluded: ReadonlySet<string>;
   readonly mayPush: boolean;
+  /** Guardrails.isRbacSource for the source's namespace (Roles, RoleBindings, ServiceAccounts). */
+  readonly rbacTrusted: boolean;
+  /** Namespaces in which the Role a RoleBinding source binds exists (Snapshot.roleExists). */
+  readonly roles: ReadonlySet<string>;
   readonly dialects: ReadonlySet<Dialect>;
   /** Guardrails.clusterName: which kubed copies count as this cluster's. */
   readonly clusterName: string;
@@ -140,6 +145,33 @@ const dataArb = fc.dictionary(
   { maxKeys: 4 },
 );
 
+/**
+ * The content of a Role, RoleBinding or ServiceAccount source (canonical JSON by field, as
+ * app/sources.ts reads it), varied by the generated data keys; a binding refers to a Role or a
+ * ClusterRole by the parity of `roll`.
+ */
+function identityContent(
+  kind: Kind,
+  data: Readonly<Record<string, string>>,
+  roll: number,
+): Record<string, string> {
+  const names = Object.keys(data);
+  if (kind === 'Role') {
+    return { rules: canonicalJson([{ apiGroups: [''], resources: names, verbs: ['get'] }]) };
+  }
+  if (kind === 'RoleBinding') {
+    return {
+      roleRef: canonicalJson({
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: roll % 2 === 0 ? 'Role' : 'ClusterRole',
+        name: 'reader',
+      }),
+      subjects: canonicalJson(names.map((name) => ({ kind: 'Group', name }))),
+    };
+  }
+  return { imagePullSecrets: canonicalJson(names.map((name) => ({ name }))) };
+}
+
 const sourceArb = (kind: Kind): fc.Arbitrary<SourceState> =>
   fc
     .record({
@@ -192,7 +224,13 @@ const sourceArb = (kind: Kind): fc.Arbitrary<SourceState> =>
         content:
           kind === 'Secret'
             ? { type: spec.type, data: spec.data, binaryData: {} }
-            : { type: undefined, data: spec.data, binaryData },
+            : isIdentityKind(kind)
+              ? {
+                  type: undefined,
+                  data: identityContent(kind, spec.data, spec.resourceVersion),
+                  binaryData: {},
+                }
+              : { type: undefined, data: spec.data, binaryData },
         spec: { push: spec.push, consent: spec.consent, problems: [], unsupported: [] },
       };
     });
@@ -389,63 +427,69 @@ function requestOf(spec: ObjectSpec): PullRequest | undefined {
   };
 }
 
-const worldArb: fc.Arbitrary<World> = fc.constantFrom<Kind>('Secret', 'ConfigMap').chain((kind) =>
-  fc
-    .record({
-      source: fc.option(sourceArb(kind), { nil: undefined, freq: 5 }),
-      namespaces: namespacesArb,
-      specs: fc.uniqueArray(objectSpecArb, {
-        maxLength: 10,
-        selector: (spec) => at(spec.namespace, spec.name),
-      }),
-      excluded: fc.oneof(
-        { weight: 4, arbitrary: fc.constant(['kube-system']) },
-        { weight: 1, arbitrary: fc.subarray(['kube-system', 'a', SOURCE_NS]) },
-      ),
-      mayPush: fc.integer({ min: 0, max: 99 }).map((roll) => roll < 85),
-      dialects: fc.oneof(
-        { weight: 4, arbitrary: fc.constant([...DIALECTS]) },
-        { weight: 1, arbitrary: fc.subarray([...DIALECTS], { minLength: 1 }) },
-      ),
-      sourceIsPullTarget: fc.integer({ min: 0, max: 9 }).map((roll) => roll === 0),
-      clusterName: fc.constantFrom(...CLUSTERS),
-    })
-    .map((spec): World => {
-      const objects = new Map<string, ObjectMeta>();
-      const requests = new Map<string, PullRequest>();
-      const held = new Map<string, ReadonlySet<string>>();
-      if (spec.source !== undefined) objects.set(at(SOURCE_NS, SOURCE_NAME), spec.source.meta);
-      spec.specs.forEach((objectSpec, index) => {
-        const key = at(objectSpec.namespace, objectSpec.name);
-        if (key === at(SOURCE_NS, SOURCE_NAME)) return;
-        const request = requestOf(objectSpec);
-        const object = buildObject(kind, spec.source, objectSpec, index, request, spec.clusterName);
-        objects.set(key, object);
-        held.set(object.uid, new Set(objectSpec.held));
-        if (request !== undefined) requests.set(object.uid, request);
-      });
-      if (spec.source !== undefined && spec.sourceIsPullTarget) {
-        requests.set(SOURCE_UID, {
-          dialect: 'native',
-          source: { namespace: SOURCE_NS, name: SOURCE_NAME },
-          keys: undefined,
+const worldArb: fc.Arbitrary<World> = fc
+  .constantFrom<Kind>('Secret', 'ConfigMap', 'Secret', 'ConfigMap', 'Role', 'RoleBinding', 'ServiceAccount')
+  .chain((kind) =>
+    fc
+      .record({
+        source: fc.option(sourceArb(kind), { nil: undefined, freq: 5 }),
+        namespaces: namespacesArb,
+        specs: fc.uniqueArray(objectSpecArb, {
+          maxLength: 10,
+          selector: (spec) => at(spec.namespace, spec.name),
+        }),
+        excluded: fc.oneof(
+          { weight: 4, arbitrary: fc.constant(['kube-system']) },
+          { weight: 1, arbitrary: fc.subarray(['kube-system', 'a', SOURCE_NS]) },
+        ),
+        mayPush: fc.integer({ min: 0, max: 99 }).map((roll) => roll < 85),
+        rbacTrusted: fc.integer({ min: 0, max: 99 }).map((roll) => roll < 75),
+        roles: fc.subarray([...NAMESPACES]),
+        dialects: fc.oneof(
+          { weight: 4, arbitrary: fc.constant([...DIALECTS]) },
+          { weight: 1, arbitrary: fc.subarray([...DIALECTS], { minLength: 1 }) },
+        ),
+        sourceIsPullTarget: fc.integer({ min: 0, max: 9 }).map((roll) => roll === 0),
+        clusterName: fc.constantFrom(...CLUSTERS),
+      })
+      .map((spec): World => {
+        const objects = new Map<string, ObjectMeta>();
+        const requests = new Map<string, PullRequest>();
+        const held = new Map<string, ReadonlySet<string>>();
+        if (spec.source !== undefined) objects.set(at(SOURCE_NS, SOURCE_NAME), spec.source.meta);
+        spec.specs.forEach((objectSpec, index) => {
+          const key = at(objectSpec.namespace, objectSpec.name);
+          if (key === at(SOURCE_NS, SOURCE_NAME)) return;
+          const request = requestOf(objectSpec);
+          const object = buildObject(kind, spec.source, objectSpec, index, request, spec.clusterName);
+          objects.set(key, object);
+          held.set(object.uid, new Set(objectSpec.held));
+          if (request !== undefined) requests.set(object.uid, request);
         });
-      }
-      return {
-        kind,
-        source: spec.source,
-        namespaces: spec.namespaces,
-        objects,
-        requests,
-        held,
-        excluded: new Set(spec.excluded),
-        mayPush: spec.mayPush,
-        dialects: new Set(spec.dialects),
-        clusterName: spec.clusterName,
-        now: '2026-01-02T03:04:05Z',
-      };
-    }),
-);
+        if (spec.source !== undefined && spec.sourceIsPullTarget) {
+          requests.set(SOURCE_UID, {
+            dialect: 'native',
+            source: { namespace: SOURCE_NS, name: SOURCE_NAME },
+            keys: undefined,
+          });
+        }
+        return {
+          kind,
+          source: spec.source,
+          namespaces: spec.namespaces,
+          objects,
+          requests,
+          held,
+          excluded: new Set(spec.excluded),
+          mayPush: spec.mayPush,
+          rbacTrusted: spec.rbacTrusted,
+          roles: new Set(spec.roles),
+          dialects: new Set(spec.dialects),
+          clusterName: spec.clusterName,
+          now: '2026-01-02T03:04:05Z',
+        };
+      }),
+  );
 
 /** A replicator replica planted by adoptionWorldArb, and what may differ from an adoptable one. */
 interface ReplicaSpec {
@@ -599,7 +643,9 @@ function snapshotOf(
       dialects: world.dialects,
       clusterName: world.clusterName,
       ...BOUNDARY_DEFAULTS,
+      isRbacSource: () => world.rbacTrusted,
     },
+    roleExists: (namespace) => world.roles.has(namespace),
     now: world.now,
   };
 }
@@ -614,6 +660,18 @@ function checkAllowed(world: World, op: WriteOp): void {
   assert.ok(!world.excluded.has(op.target.namespace), 'never in an excluded namespace');
   assert.ok(namespace !== undefined && !namespace.terminating, 'only in a known, live namespace');
   assert.ok(existing?.deleting !== true, 'never on an object already being deleted');
+  if (isIdentityKind(world.kind) && op.verb !== 'delete') {
+    assert.ok(world.rbacTrusted, 'an identity kind is written only from a trusted namespace');
+    assert.ok(!IDENTITY_RESERVED_NAMESPACES.has(op.target.namespace), 'never into kube-system and the like');
+  }
+  if (world.kind === 'RoleBinding' && op.verb === 'create') {
+    const roleRef = parseRoleRef(op.body.roleRef === undefined ? undefined : canonicalJson(op.body.roleRef));
+    assert.ok(roleRef !== undefined, 'a binding is created with its roleRef');
+    assert.ok(
+      roleRef.kind !== 'Role' || world.roles.has(op.target.namespace),
+      'a binding waits for its Role',
+    );
+  }
   switch (op.verb) {
     case 'create':
     case 'replace':
@@ -698,7 +756,7 @@ function apply(
       assert.ok(existing !== undefined);
       assert.equal(op.patch.metadata.resourceVersion, existing.resourceVersion);
       const binaryData = op.patch.binaryData ?? {};
-      for (const [dataKey, value] of Object.entries(op.patch.data)) {
+      for (const [dataKey, value] of Object.entries(op.patch.data ?? {})) {
         const both = typeof value === 'string' && typeof binaryData[dataKey] === 'string';
         assert.ok(!both, 'a key is never written to data and binaryData at once');
       }
@@ -709,7 +767,10 @@ function apply(
         contentForeign: false,
       });
       const keys = new Set(held.get(existing.uid));
-      for (const [dataKey, value] of [...Object.entries(op.patch.data), ...Object.entries(binaryData)]) {
+      for (const [dataKey, value] of [
+        ...Object.entries(op.patch.data ?? {}),
+        ...Object.entries(binaryData),
+      ]) {
         if (value === null || value === '') keys.delete(dataKey);
         else keys.add(dataKey);
       }
@@ -802,7 +863,7 @@ void describe('plan properties', () => {
             const own = reflectorCopy
               ? []
               : [...(current.held.get(target.uid) ?? [])].filter((key) => !copied.has(key));
-            const touched = [...Object.keys(op.patch.data), ...Object.keys(op.patch.binaryData ?? {})];
+            const touched = [...Object.keys(op.patch.data ?? {}), ...Object.keys(op.patch.binaryData ?? {})];
             for (const key of own) assert.ok(!touched.includes(key), `its own key ${key} was written`);
           }
           kept += result.decisions.filter((decision) => decision.keptKeys !== undefined).length;

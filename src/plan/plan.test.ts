@@ -580,7 +580,7 @@ void describe('plan: pull', () => {
     assert.deepEqual(read.readsFirst, []);
     const [op] = read.ops;
     assert.ok(op?.verb === 'patch');
-    assert.equal(ownKey in op.patch.data, false);
+    assert.equal(ownKey in (op.patch.data ?? {}), false);
     const d = decision(read, 'team-a', 'copy', 'pull');
     assert.deepEqual(d.keptKeys, [ownKey]);
     assert.match(d.message, /keeps its own value for "password"/);

@@ -14,6 +14,7 @@ import {
   unnamedMirrorClaim,
   type MirrorClaim,
 } from '../rules/markers.ts';
+import { IDENTITY_RESERVED_NAMESPACES, isIdentityKind, parseRoleRef } from '../rules/kinds.ts';
 import { reservedName } from '../rules/reserved.ts';
 import { acceptsFrom } from '../rules/target-consent.ts';
 import { contentBytes, overBudget } from './budget.ts';
@@ -177,10 +178,39 @@ function reservedTarget(snapshot: Snapshot, namespace: string, name: string): st
   if (reserved !== undefined) {
     return `${snapshot.key.kind} ${reserved.prefix === true ? `names starting with "${reserved.name}"` : `"${reserved.name}"`} belong to ${reserved.owner}; nsync never writes one, in any namespace.`;
   }
+  if (isIdentityKind(snapshot.key.kind) && IDENTITY_RESERVED_NAMESPACES.has(namespace)) {
+    return `Namespace ${namespace} holds the cluster's own bootstrap policy and controller identities; nsync never writes a ${snapshot.key.kind} there.`;
+  }
   if (snapshot.guardrails.isProtected(namespace)) {
     return `Namespace ${namespace} is protected (nsync's own namespace); nsync never writes mirrors there.`;
   }
   return undefined;
+}
+
+/**
+ * Why the source may not be served at all because it is a Role, RoleBinding or ServiceAccount
+ * outside the namespaces the operator trusts with them (`--rbac-source-namespaces`, ADR 130), or
+ * undefined when it may. Push and pull alike: nsync can grant what it holds itself (every Secret,
+ * cluster-wide), so only the operator decides whose bindings it carries.
+ */
+function untrustedIdentitySource(snapshot: Snapshot): string | undefined {
+  const { kind, namespace } = snapshot.key;
+  if (!isIdentityKind(kind) || snapshot.guardrails.isRbacSource(namespace)) return undefined;
+  return `Namespace ${namespace} is not among the operator's RBAC source namespaces (--rbac-source-namespaces); its ${kind}s are never pushed or pulled, since they decide who may do what.`;
+}
+
+/**
+ * Why a RoleBinding mirror must wait, or undefined when it need not: it binds a Role (not a
+ * ClusterRole) that does not exist in the target namespace yet. nsync could not create it anyway
+ * (without `bind`, the API server must resolve the Role's rules to allow the binding), and
+ * replicator, too, skips such a binding until the Role is there.
+ */
+function waitingForRole(snapshot: Snapshot, source: SourceState, namespace: string): string | undefined {
+  if (snapshot.key.kind !== 'RoleBinding') return undefined;
+  const roleRef = parseRoleRef(ownValue(source.content.data, 'roleRef'));
+  if (roleRef?.kind !== 'Role') return undefined;
+  if (snapshot.roleExists?.(namespace, roleRef.name) === true) return undefined;
+  return `It binds Role "${roleRef.name}", which does not exist in namespace ${namespace} yet; the binding waits for it.`;
 }
 
 /**
@@ -252,6 +282,8 @@ function pushGuard(context: PushContext, namespace: NamespaceInfo, rule: PushRul
   if (rule.origin?.kind !== 'ClusterMirror' && !guardrails.mayPushFrom(sourceNamespace)) {
     return at('source-not-allowed', `Namespace ${sourceNamespace} is not allowed to host push sources.`);
   }
+  const untrusted = untrustedIdentitySource(snapshot);
+  if (untrusted !== undefined) return at('source-not-allowed', untrusted);
   if (ownValue(namespace.labels, guardrails.optOutLabel) === 'true') {
     return at(
       'opted-out',
@@ -334,6 +366,10 @@ function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: Push
       clusterName: snapshot.guardrails.clusterName,
       copyPolicy: snapshot.guardrails.copyPolicy,
     });
+  const waiting = waitingForRole(snapshot, source, namespace.name);
+  if (existing === undefined && waiting !== undefined) {
+    return { decision: at('waiting-for-role', waiting), desired: true };
+  }
   if (existing === undefined) {
     return {
       decision: at(
@@ -370,6 +406,9 @@ function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: Push
       adopted: true,
     };
   }
+  // A mirror whose Role is gone binds nothing; rewriting it (a roleRef change means delete and
+  // create) would only fail, since the API server cannot resolve a missing Role's rules.
+  if (waiting !== undefined) return { decision: at('waiting-for-role', waiting), desired: true };
   const rendered = render(existing);
   const stale = mirrorStaleness(rendered, existing);
   if (stale === undefined) {
@@ -653,6 +692,8 @@ function pullGuard(
     return at('source-missing', `The source ${sourceName} does not exist; the target keeps its last data.`);
   }
   if (isTheSource(snapshot, meta)) return at('invalid-rule', 'An object cannot be filled from itself.');
+  const untrusted = untrustedIdentitySource(snapshot);
+  if (untrusted !== undefined) return at('source-not-allowed', untrusted);
   const reserved = reservedTarget(snapshot, meta.namespace, meta.name);
   if (reserved !== undefined) return at('reserved', reserved);
   if (isRefused(meta)) {

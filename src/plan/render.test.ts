@@ -514,7 +514,7 @@ void describe('renderPullPatch', () => {
       now: NOW,
     });
     assert.deepEqual(rendered.kept, []);
-    assert.deepEqual(Object.keys(rendered.patch.data).sort(), ['host', 'pass', 'user']);
+    assert.deepEqual(Object.keys(rendered.patch.data ?? {}).sort(), ['host', 'pass', 'user']);
   });
 
   void it('takes over the keys of a target reflector filled: no read, nothing kept', () => {
@@ -525,7 +525,7 @@ void describe('renderPullPatch', () => {
     const rendered = renderPullPatch({ source: source(), target, now: NOW });
     assert.deepEqual(rendered.unverified, []);
     assert.deepEqual(rendered.kept, []);
-    assert.deepEqual(Object.keys(rendered.patch.data).sort(), ['host', 'pass', 'user']);
+    assert.deepEqual(Object.keys(rendered.patch.data ?? {}).sort(), ['host', 'pass', 'user']);
     // Once nsync has written it, its own record decides: a new source key is checked again.
     const written = pullTarget(
       { dialect: 'reflector' },
@@ -545,7 +545,7 @@ void describe('renderPullPatch', () => {
     const rendered = renderPullPatch({ source: source(), target, now: NOW });
     assert.deepEqual(rendered.unverified, []);
     assert.deepEqual(rendered.kept, ['pass']);
-    assert.equal('pass' in rendered.patch.data, false);
+    assert.equal('pass' in (rendered.patch.data ?? {}), false);
   });
 
   void it('defers a key list over its annotation budget to managedFields', () => {

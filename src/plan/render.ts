@@ -7,8 +7,15 @@
  */
 import { DEFAULT_COPY_POLICY, type CopyPolicy } from '../rules/copy-policy.ts';
 import { isMarkerKey, isNeverCopied, kubed, owned, reflector, replicator } from '../rules/markers.ts';
+import { apiVersionOf, CONTENT_FIELDS_OF, isIdentityKind, PULLED_FIELDS_OF } from '../rules/kinds.ts';
 import type { Dialect, Kind, PushRule } from '../rules/model.ts';
-import { canonicalJson, contentHash, type HashableContent } from './hash.ts';
+import {
+  canonicalJson,
+  contentHash,
+  parseCanonical,
+  type CanonicalValue,
+  type HashableContent,
+} from './hash.ts';
 import type {
   MirrorBody,
   ObjectMeta,
@@ -264,16 +271,37 @@ function mirrorOwnerReferences(input: MirrorInput): readonly OwnerReference[] | 
   return kept.length > 0 ? kept : undefined;
 }
 
-/** The kind-dependent content fields of a body: Secrets have a type, ConfigMaps binaryData. */
+/**
+ * The structured fields of an identity kind's content (canonical JSON by field name, see
+ * SourceContent) as body members; a field the source lacks, or that is not JSON, is left out.
+ */
+export function structuredFields(fields: readonly string[], data: StringMap): Record<string, CanonicalValue> {
+  const members: Record<string, CanonicalValue> = {};
+  for (const field of fields) {
+    const text = ownValue(data, field);
+    const value = text === undefined ? undefined : parseCanonical(text);
+    if (value !== undefined) members[field] = value;
+  }
+  return members;
+}
+
+/**
+ * The kind-dependent content fields of a body: Secrets have a type, ConfigMaps binaryData, the
+ * identity kinds their structured fields.
+ */
 function contentFields(
   kind: Kind,
   content: HashableContent,
-): Pick<MirrorBody, 'type' | 'data' | 'binaryData'> {
+): Pick<MirrorBody, 'type' | 'data' | 'binaryData' | 'rules' | 'subjects' | 'roleRef' | 'imagePullSecrets'> {
   switch (kind) {
     case 'Secret':
       return content.type === undefined ? { data: content.data } : { type: content.type, data: content.data };
     case 'ConfigMap':
       return { data: content.data, binaryData: content.binaryData };
+    case 'Role':
+    case 'RoleBinding':
+    case 'ServiceAccount':
+      return structuredFields(CONTENT_FIELDS_OF[kind], content.data);
   }
 }
 
@@ -296,10 +324,11 @@ function selectedFor(
     byKeys = new Map();
     selections.set(source.content, byKeys);
   }
-  const selectionKey = keys === undefined ? '*' : JSON.stringify(keys);
+  // An identity kind's content is its fields, whole: a key selection does not apply.
+  const selectionKey = keys === undefined || isIdentityKind(source.meta.kind) ? '*' : JSON.stringify(keys);
   let selected = byKeys.get(selectionKey);
   if (selected === undefined) {
-    const content = selectContent(source.content, keys);
+    const content = selectContent(source.content, selectionKey === '*' ? undefined : keys);
     selected = {
       content,
       hash: contentHash(source.meta.kind, content),
@@ -344,7 +373,7 @@ export function renderMirror(input: MirrorInput): RenderedMirror {
   );
   const ownerReferences = mirrorOwnerReferences(input);
   const body: MirrorBody = {
-    apiVersion: 'v1',
+    apiVersion: apiVersionOf(kind),
     kind,
     metadata: {
       name: rule.targetName,
@@ -509,6 +538,7 @@ function mergeMap(written: StringMap, previous: ReadonlySet<string>): Record<str
 export function renderPullPatch(input: PullInput): RenderedPull {
   const { source, target } = input;
   const kind = source.meta.kind;
+  if (isIdentityKind(kind)) return renderIdentityPull(input, PULLED_FIELDS_OF[kind]);
   const selected = selectContent(source.content, target.request.keys);
   const previous = previouslyCopiedKeys(target.meta);
   if (filledByReflector(target)) for (const key of contentKeys(selected)) previous.add(key);
@@ -541,6 +571,38 @@ export function renderPullPatch(input: PullInput): RenderedPull {
     ...(kind === 'ConfigMap' ? { binaryData: mergeMap(content.binaryData, previous) } : {}),
   };
   return { patch, hash, copiedKeys, ownKeys, kept, unverified };
+}
+
+/**
+ * The merge patch that fills a pull target of an identity kind: its pulled fields whole (a JSON
+ * merge patch replaces arrays), the hash and the markers. No key merging: a Role's rules or a
+ * binding's subjects are one value, and nothing else of the target is touched — a ServiceAccount's
+ * `secrets`, a binding's roleRef (immutable, the target's creator chose it).
+ */
+function renderIdentityPull(input: PullInput, fields: readonly string[]): RenderedPull {
+  const { source, target } = input;
+  const data = Object.fromEntries(
+    fields.flatMap((field) => {
+      const value = ownValue(source.content.data, field);
+      return value === undefined ? [] : [[field, value] as const];
+    }),
+  );
+  const content: HashableContent = { type: undefined, data, binaryData: {} };
+  const hash = contentHash(source.meta.kind, content);
+  const copiedKeys = formatKeyList(fields);
+  const markers: MarkerContext = { source: source.meta, keys: copiedKeys, now: input.now };
+  const patch: PullPatch = {
+    metadata: {
+      resourceVersion: target.meta.resourceVersion,
+      annotations: {
+        [owned.contentHash]: hash,
+        [owned.copiedKeys]: copiedKeys,
+        ...dialectPullAnnotations(target.request.dialect, markers),
+      },
+    },
+    ...structuredFields(fields, data),
+  };
+  return { patch, hash, copiedKeys, ownKeys: '', kept: [], unverified: [] };
 }
 
 /** Annotations after a merge patch's annotations are applied: `null` removes, strings set. */

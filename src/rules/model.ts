@@ -5,8 +5,11 @@
  * Pure: no I/O, no Kubernetes client imports.
  */
 
-/** The kinds nsync mirrors. */
-export type Kind = 'Secret' | 'ConfigMap';
+/**
+ * The kinds nsync mirrors. Roles, RoleBindings and ServiceAccounts are off unless the operator
+ * enables them, and served only from trusted namespaces (rules/kinds.ts, docs/adr/0130).
+ */
+export type Kind = 'Secret' | 'ConfigMap' | 'Role' | 'RoleBinding' | 'ServiceAccount';
 
 /** The annotation dialects nsync understands. */
 export type Dialect = 'native' | 'reflector' | 'replicator' | 'kubed';

@@ -5,6 +5,7 @@
  *
  * Lengths are checked before any pattern so the patterns only ever see short strings.
  */
+import type { Kind } from './model.ts';
 
 /** Longest DNS-1123 subdomain: Secret and ConfigMap names. */
 export const MAX_SUBDOMAIN_LENGTH = 253;
@@ -37,6 +38,20 @@ export function objectNameProblem(value: string): string | undefined {
   if (!DNS_SUBDOMAIN.test(value)) {
     return 'a name has only lowercase letters, digits, "-" and ".", and each dot-separated part starts and ends with a letter or digit';
   }
+  return undefined;
+}
+
+/**
+ * Why a string cannot name an object of this kind, or undefined. Roles and RoleBindings take any
+ * path segment (the API server's own bootstrap names hold colons: `system:controller:…`); every
+ * other kind nsync mirrors takes a DNS subdomain.
+ */
+export function kindNameProblem(kind: Kind, value: string): string | undefined {
+  if (kind !== 'Role' && kind !== 'RoleBinding') return objectNameProblem(value);
+  if (value.length === 0) return 'a name must not be empty';
+  if (value === '.' || value === '..') return 'a name must not be "." or ".."';
+  if (/[/%]/.test(value)) return 'a name must not contain "/" or "%"';
+  if (value.length > MAX_SUBDOMAIN_LENGTH) return `a name has at most ${MAX_SUBDOMAIN_LENGTH} characters`;
   return undefined;
 }
 

@@ -3,6 +3,7 @@
  * merging their answers. The one place that knows the list of dialects: the rest of nsync sees
  * only SourceSpec and TargetSpec.
  */
+import { dialectServesKind } from './kinds.ts';
 import { NEVER_MIRRORED_SECRET_TYPES } from './markers.ts';
 import type { Dialect, Kind, PullRequest, RuleProblem, SourceSpec, TargetSpec } from './model.ts';
 import { quote } from './result.ts';
@@ -53,7 +54,9 @@ function neverMirrored(kind: Kind, secretType: string | undefined): boolean {
  */
 export function parseSourceWith(adapters: readonly DialectAdapter[], context: SourceContext): SourceSpec {
   if (neverMirrored(context.kind, context.secretType)) return EMPTY_SOURCE_SPEC;
-  const specs = byPrecedence(adapters).map((adapter) => adapter.parseSource(context));
+  const specs = byPrecedence(adapters).map((adapter) =>
+    servedOnly(adapter.dialect, context.kind, adapter.parseSource(context)),
+  );
   return {
     push: specs.flatMap((spec) => spec.push),
     consent: specs.flatMap((spec) => spec.consent),
@@ -77,6 +80,30 @@ export function parseSource(
   return parseSourceWith(DIALECT_ADAPTERS, { kind, namespace, name, annotations, secretType });
 }
 
+/**
+ * A dialect's reading of a source of a kind it does not serve (reflector or kubed annotations on
+ * a Role, RoleBinding or ServiceAccount): its rules are dropped and reported as unsupported, so
+ * nothing acts on them (docs/adr/0130).
+ */
+function servedOnly(dialect: Dialect, kind: Kind, spec: SourceSpec): SourceSpec {
+  if (dialectServesKind(dialect, kind)) return spec;
+  const asked = [...spec.push, ...spec.consent].length > 0 || spec.problems.length > 0;
+  if (!asked && spec.unsupported.length === 0) return spec;
+  return {
+    push: [],
+    consent: [],
+    problems: [],
+    unsupported: [
+      {
+        dialect,
+        annotation:
+          spec.problems[0]?.annotation ?? spec.unsupported[0]?.annotation ?? `${dialect} annotations`,
+        message: `the ${dialect} dialect does not serve ${kind}s (only native and replicator annotations do); ignored`,
+      },
+    ],
+  };
+}
+
 function sameSource(left: PullRequest, right: PullRequest): boolean {
   return left.source.namespace === right.source.namespace && left.source.name === right.source.name;
 }
@@ -98,7 +125,7 @@ export function parseTargetWith(adapters: readonly DialectAdapter[], context: Ta
   if (neverMirrored(context.kind, context.secretType)) return { pull: undefined, problems: [] };
   const results = byPrecedence(adapters).map((adapter) => ({
     dialect: adapter.dialect,
-    result: adapter.parseTarget(context),
+    result: servedTargetOnly(adapter.dialect, context.kind, adapter.parseTarget(context)),
   }));
   const problems: RuleProblem[] = results.flatMap(({ result }) => result.problems);
   let winner: (DialectTargetResult & { readonly claim: string }) | undefined;
@@ -122,6 +149,22 @@ export function parseTargetWith(adapters: readonly DialectAdapter[], context: Ta
     }
   }
   return { pull: winner?.pull, problems };
+}
+
+/** A dialect's reading of a pull target of a kind it does not serve: no claim, one problem. */
+function servedTargetOnly(dialect: Dialect, kind: Kind, result: DialectTargetResult): DialectTargetResult {
+  if (dialectServesKind(dialect, kind) || result.claim === undefined) return result;
+  return {
+    claim: undefined,
+    pull: undefined,
+    problems: [
+      problem(
+        dialect,
+        result.claim,
+        `the ${dialect} dialect does not serve ${kind}s (only native and replicator annotations do); ignored`,
+      ),
+    ],
+  };
 }
 
 /**

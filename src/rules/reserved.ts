@@ -70,6 +70,44 @@ export const RESERVED_NAMES: readonly ReservedName[] = [
     prefix: true,
     owner: 'Helm (release records; a squatted name blocks the release)',
   },
+  // Roles and RoleBindings the API server's bootstrap policy, kube-controller-manager and kubeadm
+  // create and reconcile by name (system:controller:*, system::leader-locking-*, …).
+  {
+    kind: 'Role',
+    name: 'extension-apiserver-authentication-reader',
+    owner: "kube-apiserver's bootstrap policy (kube-system)",
+  },
+  { kind: 'Role', name: 'kubeadm:', prefix: true, owner: 'kubeadm (cluster bootstrap roles)' },
+  {
+    kind: 'Role',
+    name: 'system:',
+    prefix: true,
+    owner: "Kubernetes' bootstrap policy and its controllers (system:controller:*, system::leader-locking-*)",
+  },
+  { kind: 'RoleBinding', name: 'kubeadm:', prefix: true, owner: 'kubeadm (cluster bootstrap bindings)' },
+  {
+    kind: 'RoleBinding',
+    name: 'system:',
+    prefix: true,
+    owner:
+      "Kubernetes' bootstrap policy and its controllers (system:controller:*, system::extension-apiserver-authentication-reader, OpenShift's system:image-pullers …)",
+  },
+  // ServiceAccounts a controller creates by name in every namespace.
+  {
+    kind: 'ServiceAccount',
+    name: 'builder',
+    owner: "OpenShift's project controller (every project's build identity)",
+  },
+  {
+    kind: 'ServiceAccount',
+    name: 'default',
+    owner: "kube-controller-manager's serviceaccount controller (every namespace's default identity)",
+  },
+  {
+    kind: 'ServiceAccount',
+    name: 'deployer',
+    owner: "OpenShift's project controller (every project's deployment identity)",
+  },
 ];
 
 /**

@@ -9,8 +9,9 @@ import { DEFAULT_COPY_POLICY } from '../rules/copy-policy.ts';
 
 export const BOUNDARY_DEFAULTS: Pick<
   Guardrails,
-  'targetConsent' | 'isProtected' | 'copyPolicy' | 'contest' | 'budget'
+  'targetConsent' | 'isProtected' | 'copyPolicy' | 'contest' | 'budget' | 'isRbacSource'
 > = {
+  isRbacSource: () => false,
   targetConsent: false,
   isProtected: () => false,
   copyPolicy: DEFAULT_COPY_POLICY,

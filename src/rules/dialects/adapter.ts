@@ -14,7 +14,7 @@ import type {
   RuleProblem,
   SourceSpec,
 } from '../model.ts';
-import { namespaceNameProblem, objectNameProblem } from '../names.ts';
+import { kindNameProblem, namespaceNameProblem } from '../names.ts';
 import { fail, ok, quote, type Result } from '../result.ts';
 
 /** What a dialect sees of a would-be source. */
@@ -85,12 +85,15 @@ export function allOf(filters: readonly NamespaceFilter[]): NamespaceFilter {
  * Reads `<namespace>/<name>` and checks both halves against Kubernetes naming, so a typo is
  * reported on the target at once rather than looking like a source that never appears.
  */
-export function parseSourceRef(value: string): Result<{ readonly namespace: string; readonly name: string }> {
+export function parseSourceRef(
+  value: string,
+  kind: Kind = 'Secret',
+): Result<{ readonly namespace: string; readonly name: string }> {
   const ref = parseRef(value);
   if (ref === undefined) return fail(`${quote(value.trim())} is not of the form "<namespace>/<name>"`);
   const namespaceProblem = namespaceNameProblem(ref.namespace);
   if (namespaceProblem !== undefined) return fail(`namespace ${quote(ref.namespace)}: ${namespaceProblem}`);
-  const nameProblem = objectNameProblem(ref.name);
+  const nameProblem = kindNameProblem(kind, ref.name);
   if (nameProblem !== undefined) return fail(`name ${quote(ref.name)}: ${nameProblem}`);
   return ok(ref);
 }

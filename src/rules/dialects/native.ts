@@ -16,7 +16,7 @@ import type {
   RuleProblem,
   SourceSpec,
 } from '../model.ts';
-import { dataKeyProblem, objectNameProblem } from '../names.ts';
+import { dataKeyProblem, kindNameProblem } from '../names.ts';
 import { compileNamespaceGlobList, parsePatternList } from '../patterns.ts';
 import { fail, ok, quote, type Result } from '../result.ts';
 import { parseSelector } from '../selectors.ts';
@@ -143,7 +143,7 @@ function readTargetName(context: SourceContext, problems: Problems): string {
   const text = readAnnotation(context.annotations, native.targetName);
   if (text === undefined) return context.name;
   const name = text.trim();
-  const reason = objectNameProblem(name);
+  const reason = kindNameProblem(context.kind, name);
   if (reason !== undefined) {
     problems.list.push(problem(DIALECT, native.targetName, `${quote(name)}: ${reason}`));
   }
@@ -195,7 +195,7 @@ function parseNativeTarget(context: TargetContext): DialectTargetResult {
   const text = readAnnotation(context.annotations, native.pullFrom);
   if (text === undefined) return { claim: undefined, pull: undefined, problems: [] };
   const problems = new Problems();
-  const source = problems.take(native.pullFrom, parseSourceRef(text));
+  const source = problems.take(native.pullFrom, parseSourceRef(text, context.kind));
   const keys = readKeys(context.annotations, problems);
   const pull: PullRequest | undefined =
     source === undefined || problems.list.length > 0 ? undefined : { dialect: DIALECT, source, keys };

@@ -107,7 +107,7 @@ function parseReflectorTarget(context: TargetContext): DialectTargetResult {
   const autoReflects = annotations[reflector.autoReflects];
   const isAutoMirror = autoReflects !== undefined && autoReflects.trim().toLowerCase() === 'true';
   if (text === undefined || isAutoMirror) return { claim: undefined, pull: undefined, problems: [] };
-  const source = parseSourceRef(text);
+  const source = parseSourceRef(text, context.kind);
   if (!source.ok) {
     return {
       claim: reflector.reflects,

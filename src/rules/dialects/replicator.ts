@@ -169,7 +169,7 @@ function parseReplicatorTarget(context: TargetContext): DialectTargetResult {
       `${quote(text.trim())} names no namespace; replicator reads this annotation as "<namespace>/<name>", so write the namespace too, even when it is this object's own`,
     );
   }
-  const source = parseSourceRef(text);
+  const source = parseSourceRef(text, context.kind);
   if (!source.ok) return claimOnly(source.error);
   return {
     claim: replicator.replicateFrom,
