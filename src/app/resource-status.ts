@@ -137,7 +137,8 @@ function outcomesOf(
     if (BEFORE_SELECTION.has(decision.code) && !selects(decision.namespace)) continue;
     // A write that went through is in sync now; one that failed is the resource's problem.
     const written = failed.has(objectKey(decision.namespace, decision.name)) ? 'failed' : 'in-sync';
-    const outcome = planned === 'pending' ? written : planned;
+    const wrote = decision.code === 'create' || decision.code === 'update';
+    const outcome = wrote ? written : planned;
     outcomes.push({ namespace: decision.namespace, outcome, message: decision.message });
   }
   for (const claim of result.outranked) {
