@@ -454,11 +454,11 @@ test('Roles, RoleBindings and ServiceAccounts: no rights and no flag by default;
     /\/(roles|rolebindings|serviceaccounts|clusterroles|clusterrolebindings)/.test(line) ||
     /escalate|bind/.test(line);
   const defaults = render('nsync', 'nsync');
-  assert.deepEqual(ruleLines(defaults.one('ClusterRole') as Role).filter(identityLine), []);
+  assert.deepEqual(ruleLines(defaults.one('ClusterRole', 'nsync') as Role).filter(identityLine), []);
   assert.ok(!deploymentOf(defaults).container.args.some((arg) => arg.startsWith('--rbac-source-namespaces')));
 
   const enabled = render('nsync', 'nsync', RBAC_KINDS_ON);
-  assert.deepEqual(ruleLines(enabled.one('ClusterRole') as Role).filter(identityLine), [
+  assert.deepEqual(ruleLines(enabled.one('ClusterRole', 'nsync') as Role).filter(identityLine), [
     `/serviceaccounts: ${verbs(MIRROR_VERBS)}`,
     `rbac.authorization.k8s.io/rolebindings: ${verbs(MIRROR_VERBS)}`,
     `rbac.authorization.k8s.io/roles: ${verbs(MIRROR_VERBS)}`,
@@ -472,7 +472,7 @@ test('Roles, RoleBindings and ServiceAccounts: no rights and no flag by default;
 
   // Bindings alone still read Roles: a binding to a Role waits until the Role exists.
   const bindingsOnly = render('nsync', 'nsync', ['--set-json', 'nsync.kinds=["secrets","rolebindings"]']);
-  assert.deepEqual(ruleLines(bindingsOnly.one('ClusterRole') as Role).filter(identityLine), [
+  assert.deepEqual(ruleLines(bindingsOnly.one('ClusterRole', 'nsync') as Role).filter(identityLine), [
     `rbac.authorization.k8s.io/rolebindings: ${verbs(MIRROR_VERBS)}`,
     'rbac.authorization.k8s.io/roles: get,list,watch',
   ]);
