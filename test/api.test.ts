@@ -22,7 +22,7 @@ import {
   patchObject,
   sharedCluster,
 } from './support/cluster.ts';
-import { installCrds } from './support/crds.ts';
+import { installCrds } from '../tools/controlplane/crds.ts';
 import { allKeys } from '../src/app/triggers.ts';
 import { startNsync, type RunningNsync } from './support/nsync.ts';
 import { sampleValue, Teardown } from './faults/helpers.ts';

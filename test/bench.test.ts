@@ -22,9 +22,11 @@ interface SmokeResult {
   };
   readonly idle: {
     readonly dataCheck: { readonly checked: number; readonly wrong: number };
-    readonly idle: { readonly writes: number };
-    readonly restart: { readonly window: { readonly writes: number } };
-    readonly resync: { readonly window: { readonly writes: number; readonly gets: number } };
+    readonly idle: { readonly writes: number; readonly statusWrites: number };
+    readonly restart: { readonly window: { readonly writes: number; readonly statusWrites: number } };
+    readonly resync: {
+      readonly window: { readonly writes: number; readonly gets: number; readonly statusWrites: number };
+    };
   };
 }
 
@@ -51,6 +53,9 @@ test('the smoke benchmark runs, and its timeless properties hold', { timeout: 60
     assert.equal(result.idle.idle.writes, 0, 'no write while idle');
     assert.equal(result.idle.restart.window.writes, 0, 'no write across a restart');
     assert.equal(result.idle.resync.window.writes, 0, 'no write over forced resyncs');
+    assert.equal(result.idle.idle.statusWrites, 0, 'no ClusterMirror status write while idle');
+    assert.equal(result.idle.restart.window.statusWrites, 0, 'no status write across a restart');
+    assert.equal(result.idle.resync.window.statusWrites, 0, 'no status write over forced resyncs');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -19,7 +19,7 @@ import { toMirrorRule } from '../src/api/convert.ts';
 import { computeStatus } from '../src/api/status.ts';
 import type { MirrorKind, MirrorResourceV1, MirrorStatusV1 } from '../src/api/types.ts';
 import { createNamespaces, eventually, sharedCluster, uniqueName } from './support/cluster.ts';
-import { installCrds } from './support/crds.ts';
+import { installCrds } from '../tools/controlplane/crds.ts';
 
 const cluster = sharedCluster();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

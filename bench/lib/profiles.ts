@@ -29,6 +29,8 @@ export interface Profile {
      * metadata-only caches must keep memory flat (docs/adr/0130).
      */
     readonly unrelatedRbac: number;
+    /** S3: ClusterMirrors present (each pushes a source into one namespace); their status writes are counted. */
+    readonly resources: number;
     /** S4: memory samples (one a second) after a process is ready and idle. */
     readonly memorySamples: number;
     /** S3: --resync-period of the forced-resync window (three resyncs are watched). */
@@ -51,6 +53,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
       unrelatedSecrets: 20,
       unrelatedKiB: 256,
       unrelatedRbac: 20,
+      resources: 10,
       memorySamples: 3,
       resyncSeconds: 2,
     },
@@ -67,6 +70,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
       unrelatedSecrets: 500,
       unrelatedKiB: 256,
       unrelatedRbac: 1000,
+      resources: 100,
       memorySamples: 10,
       resyncSeconds: 5,
     },
@@ -83,6 +87,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
       unrelatedSecrets: 2000,
       unrelatedKiB: 256,
       unrelatedRbac: 3000,
+      resources: 100,
       memorySamples: 15,
       resyncSeconds: 10,
     },

@@ -172,6 +172,14 @@ export function summarize(
       },
       {
         scenario: 'S3',
+        measure: `status writes of ${String(idle.resources)} ClusterMirrors: idle / restart / resyncs`,
+        value: `${String(idle.idle.statusWrites)} / ${String(restart.window.statusWrites)} / ${String(idle.resync.window.statusWrites)}`,
+        goal: '0 / 0 / 0',
+        met: idle.idle.statusWrites + restart.window.statusWrites + idle.resync.window.statusWrites === 0,
+        load: '',
+      },
+      {
+        scenario: 'S3',
         measure: 'writes during restart (SIGTERM → reconciled)',
         value: String(restart.window.writes),
         goal: '0',

@@ -34,7 +34,8 @@ import {
 } from '../lib/prom.ts';
 import { median } from '../lib/stats.ts';
 import { MirrorWatch, verifyData } from '../lib/watch.ts';
-import type { ClusterInfo } from '../../tools/controlplane/harness.ts';
+import { installCrds } from '../../tools/controlplane/crds.ts';
+import type { ClusterInfo, ControlPlane } from '../../tools/controlplane/harness.ts';
 
 const MIRRORED = ['secrets', 'configmaps'];
 
@@ -43,6 +44,8 @@ export interface Window {
   readonly seconds: number;
   /** POST/PUT/PATCH/DELETE/APPLY on secrets and configmaps. */
   readonly writes: number;
+  /** Writes on the status of ClusterMirrors (docs/api.md: written only when it changes). */
+  readonly statusWrites: number;
   /** GET on secrets and configmaps (nsync reads only sources). */
   readonly gets: number;
   readonly lists: number;
@@ -95,6 +98,8 @@ export interface IdleResult {
   readonly namespaces: number;
   readonly sources: number;
   readonly mirrors: number;
+  /** ClusterMirrors present during S3. */
+  readonly resources: number;
   readonly load: { readonly start: Load; readonly end: Load };
   /** Creating every mirror from scratch (information: aggregate fan-out throughput). */
   readonly setup: { readonly ms: number; readonly mirrorsPerSecond: number; readonly done: boolean };
@@ -146,6 +151,7 @@ async function window(
   return {
     seconds: Math.round((performance.now() - started) / 100) / 10,
     writes: writesOn(rows, MIRRORED),
+    statusWrites: writesOn(rows, ['clustermirrors/status']),
     gets: countOf(rows, ['GET'], MIRRORED),
     lists: countOf(rows, ['LIST'], MIRRORED),
     requests: byVerb(rows),
@@ -154,6 +160,51 @@ async function window(
     nsyncWrites: countersAfter.writes - (sameProcess ? countersBefore.writes : 0),
     nsyncCpuSeconds: sameProcess ? Math.round((cpuSeconds(nsync().pid) - cpuBefore) * 100) / 100 : NaN,
   };
+}
+
+/**
+ * `count` ClusterMirrors, each pushing one of the sources into one namespace under a name of its
+ * own, created once the sources are in sync; resolves when every one reports Ready. Their status
+ * must then cost no write while idle, across a restart or over resyncs (docs/api.md).
+ */
+async function clusterMirrors(
+  admin: KubeClient,
+  cp: ControlPlane,
+  sources: readonly { readonly kind: 'Secret' | 'ConfigMap'; readonly name: string }[],
+  namespaces: readonly string[],
+  count: number,
+): Promise<void> {
+  if (count === 0) return;
+  await installCrds(cp);
+  const base = '/apis/nsync.dev/v1alpha1/clustermirrors';
+  const name = (i: number): string => `idle-resource-${String(i).padStart(3, '0')}`;
+  await pool(count, 8, async (i) => {
+    const source = sources[i % sources.length];
+    const namespace = namespaces[i % namespaces.length];
+    if (source === undefined || namespace === undefined) return;
+    await admin.ok('POST', base, {
+      apiVersion: 'nsync.dev/v1alpha1',
+      kind: 'ClusterMirror',
+      metadata: { name: name(i) },
+      spec: {
+        source: { kind: source.kind, namespace: SOURCE_NAMESPACE, name: source.name },
+        targets: { namespaces: [namespace], name: name(i) },
+      },
+    });
+  });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const list = await admin.ok<{
+      items: { status?: { conditions?: { type: string; status: string }[] } }[];
+    }>('GET', base);
+    const ready = list.items.filter((item) =>
+      item.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True'),
+    ).length;
+    if (ready === count) return;
+    if (Date.now() > deadline)
+      throw new Error(`only ${String(ready)} of ${String(count)} ClusterMirrors Ready`);
+    await sleep(200);
+  }
 }
 
 async function memory(nsync: NsyncProcess, samples: number): Promise<Memory> {
@@ -249,6 +300,7 @@ export async function runIdle(context: Context): Promise<IdleResult> {
     unrelatedRbac,
     memorySamples,
     resyncSeconds,
+    resources,
   } = context.profile.idle;
   // Roles and RoleBindings are watched too (with no source namespace trusted for them), so that
   // S4 shows what thousands of unrelated ones cost: their caches are metadata-only.
@@ -314,7 +366,11 @@ export async function runIdle(context: Context): Promise<IdleResult> {
     const expected = (plural: string) => (_namespace: string, name: string) =>
       sources.find((source) => source.plural === plural && source.name === name)?.data;
     const checks = await Promise.all(MIRRORED.map((plural) => verifyData(admin, plural, expected(plural))));
-    context.say(`S3: in sync after ${String(Math.round(setupMs))} ms; idle for ${String(idleSeconds)} s`);
+    await clusterMirrors(admin, cp, sources, namespaces, resources);
+    await holder.current.waitSettled({ quietMs: 2000, timeoutMs: 300_000 });
+    context.say(
+      `S3: in sync after ${String(Math.round(setupMs))} ms, ${String(resources)} ClusterMirrors Ready; idle for ${String(idleSeconds)} s`,
+    );
 
     const idle = await window(
       admin,
@@ -417,6 +473,7 @@ export async function runIdle(context: Context): Promise<IdleResult> {
       namespaces: m,
       sources: sources.length,
       mirrors,
+      resources,
       load: { start: startLoad, end: load() },
       setup: { ms: ms(setupMs), mirrorsPerSecond: Math.round(mirrors / (setupMs / 1000)), done: setupDone },
       dataCheck: {

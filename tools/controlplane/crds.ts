@@ -1,5 +1,6 @@
 /**
- * Installs nsync's CRDs from the chart's own files (deploy/chart/nsync/crds) into a control plane,
+ * Installs nsync's CRDs from the chart's own files (deploy/chart/nsync/crds) into a control plane
+ * (tests, benchmark),
  * the way `helm install` or `kubectl apply` would. CRDs are cluster-scoped and the integration run
  * shares one control plane, so installing is idempotent: whichever test file comes first creates
  * them, the others find them (or bring them up to date) and wait until they are served.
@@ -9,8 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import type { Cluster } from '../../tools/controlplane/harness.ts';
-import { eventually } from './cluster.ts';
+import type { Cluster } from './harness.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Where the chart keeps its CRDs: the single source of nsync's API schema. */
@@ -23,6 +23,17 @@ interface CrdObject {
 }
 
 const CRDS = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+
+/** Polls `check` until it gives a value, or fails naming `what` after 60 s. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 /** The CRD objects of the chart, parsed from its files. */
 export function chartCrds(): CrdObject[] {
