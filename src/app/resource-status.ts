@@ -79,6 +79,7 @@ function outcomeOf(code: Decision['code']): Outcome | undefined {
       return 'in-sync';
     case 'create':
     case 'update':
+    case 'waiting-for-role':
       return 'pending';
     case 'conflict-unowned':
     case 'conflict-other-source':

@@ -52,6 +52,10 @@ export interface ListWatchOptions<T> {
   readonly sink: ListWatchSink<T>;
   /** Ask for PartialObjectMetadata: no data crosses the wire or sits in memory. @default false */
   readonly metadataOnly?: boolean;
+  /** Only this namespace's objects (a namespaced list+watch needs no cluster-wide rights). @default all */
+  readonly namespace?: string;
+  /** Only objects this label selector selects (e.g. nsync's own mirrors in a remote cluster). @default all */
+  readonly labelSelector?: string;
   /** Page size of lists. @default 500 */
   readonly pageSize?: number;
   /** Server-side watch timeout; each watch picks a value in [t, 2t) so watches don't expire together. @default 300 */
@@ -140,9 +144,10 @@ export class ListWatch<T> {
     do {
       const query = new URLSearchParams({ limit: String(pageSize) });
       if (continueToken !== undefined) query.set('continue', continueToken);
+      if (this.options.labelSelector !== undefined) query.set('labelSelector', this.options.labelSelector);
       const { body } = await transport.json<RawList>({
         method: 'GET',
-        path: `${collectionPath(resource)}?${query.toString()}`,
+        path: `${collectionPath(resource, this.options.namespace)}?${query.toString()}`,
         accept: metadataOnly ? METADATA_LIST_ACCEPT : 'application/json',
         timeoutMs: 60_000,
         signal,
@@ -170,6 +175,7 @@ export class ListWatch<T> {
       allowWatchBookmarks: 'true',
       timeoutSeconds: String(timeoutSeconds),
     });
+    if (this.options.labelSelector !== undefined) query.set('labelSelector', this.options.labelSelector);
     const local = new AbortController();
     const abort = (): void => {
       local.abort();
@@ -188,7 +194,7 @@ export class ListWatch<T> {
       await transport.stream(
         {
           method: 'GET',
-          path: `${collectionPath(resource)}?${query.toString()}`,
+          path: `${collectionPath(resource, this.options.namespace)}?${query.toString()}`,
           accept: metadataOnly ? METADATA_WATCH_ACCEPT : 'application/json',
           signal: local.signal,
         },
