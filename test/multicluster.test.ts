@@ -167,7 +167,10 @@ test('an object nsync does not own in a target cluster is left untouched and rep
   assert.equal(object?.metadata.labels?.[owned.managedByLabel], undefined);
 });
 
-test('a copy kubed left in a target cluster is adopted in place (same UID)', async () => {
+test('a copy kubed left in a target cluster is adopted in place (same UID) when nsync replaces kubed', async () => {
+  // kubed ran until now: its source and its copy exist before nsync starts. (A copy whose source
+  // does not exist is an orphan, and a running nsync would rightly delete it.)
+  await nsync.stop();
   const left = await createObject(east, 'secrets', eastNamespace, {
     metadata: {
       name: 'legacy',

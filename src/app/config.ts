@@ -403,6 +403,13 @@ export function parseConfig(
     problems.push(
       '--remote-kubeconfig needs --cluster-name: mirrors in other clusters must say which cluster their source is in',
     );
+  if (
+    remoteKubeconfig !== '' &&
+    !/^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(raw('cluster-name').trim())
+  )
+    problems.push(
+      `--cluster-name: with --remote-kubeconfig it is a label value on every remote mirror (at most 63 letters, digits, "-", "_", "."), got "${raw('cluster-name').trim()}"`,
+    );
   const context = raw('context').trim();
   const maxBytes = parseBytes(raw('max-bytes-per-source')) ?? 0;
   if (maxBytes < 1)

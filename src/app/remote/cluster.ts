@@ -147,6 +147,7 @@ export class RemoteCluster {
         resource,
         sink,
         metadataOnly: true,
+        relistAfterError: true,
         ...(scoped && access.namespace !== undefined ? { namespace: access.namespace } : {}),
         ...(scoped ? { labelSelector: remoteMirrorSelector(clusterName) } : {}),
         onRestart: (reason) => {
@@ -191,11 +192,11 @@ export class RemoteCluster {
     });
   }
 
-  /** Health, for nsync_remote_cluster_up and logs: up while every watch has synced and is open. */
+  /** Health, for nsync_remote_cluster_up: up while every watch has synced and its last attempt did not fail. */
   get up(): boolean {
     return this.watches.every((watch) => {
       const status = watch.status();
-      return status.synced && status.watching;
+      return status.synced && !status.failing;
     });
   }
 
