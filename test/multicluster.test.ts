@@ -189,6 +189,7 @@ test('a copy kubed left in a target cluster is adopted in place (same UID) when 
     source,
     sourceSecret('legacy', 'new', { [kubed.syncContexts]: 'east' }),
   );
+  nsync = await startHomeNsync();
   await eventually('adopted copy updated', hasValue(east, eastNamespace, 'legacy', 'new'), CONVERGE);
   const adopted = await getObject(east, 'secrets', eastNamespace, 'legacy');
   const adoptedLabels = adopted?.metadata.labels ?? {};

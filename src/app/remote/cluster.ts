@@ -150,8 +150,13 @@ export class RemoteCluster {
         relistAfterError: true,
         ...(scoped && access.namespace !== undefined ? { namespace: access.namespace } : {}),
         ...(scoped ? { labelSelector: remoteMirrorSelector(clusterName) } : {}),
-        onRestart: (reason) => {
+        onRestart: (reason, error) => {
           deps.metrics.watchRestarts.inc({ resource: `${cluster}/${resource.plural}`, reason });
+          if (reason !== 'closed')
+            deps.log.debug(
+              { cluster, resource: resource.plural, reason, err: describeError(error) },
+              'remote watch restarted',
+            );
         },
       });
     const kinds = REMOTE_KINDS.filter((kind) => deps.local.kinds.includes(kind));
@@ -314,9 +319,22 @@ export class RemoteCluster {
     const key = parseSourceQueueKey(queueKey);
     if (key === undefined || !REMOTE_KINDS.includes(key.kind)) return;
     const snapshot = await this.snapshotOf(key.kind, key.namespace, key.name);
-    if (snapshot === undefined) return;
+    if (snapshot === undefined) {
+      this.deps.log.debug({ cluster: this.name, source: queueKey }, 'remote: nothing to do');
+      return;
+    }
     const result = plan(snapshot);
     const cluster = this.name;
+    this.deps.log.debug(
+      {
+        cluster,
+        source: queueKey,
+        decisions: result.decisions.map(
+          (decision) => `${decision.namespace}/${decision.name}: ${decision.code}`,
+        ),
+      },
+      'remote plan',
+    );
     const metrics = {
       countWrite: (verb: string, outcome: string) => {
         this.deps.metrics.remoteWrites.inc({ cluster, verb, outcome });
