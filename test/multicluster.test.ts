@@ -34,6 +34,66 @@ let west: ControlPlane;
 let kubeconfig: string;
 let nsync: RunningNsync;
 
+/** The identity nsync uses in east: a static user with no groups, so only the RBAC below counts. */
+function eastUser(): { user: string; token: string } {
+  const user = east.users[0];
+  if (user === undefined) throw new Error('the harness gives every control plane static users');
+  return user;
+}
+
+/** What nsync needs in a target cluster whose context names a namespace: nothing cluster-wide on Secrets. */
+async function grantTargetRights(): Promise<void> {
+  const subjects = [{ kind: 'User', name: eastUser().user, apiGroup: 'rbac.authorization.k8s.io' }];
+  const calls: [string, object][] = [
+    [
+      '/apis/rbac.authorization.k8s.io/v1/clusterroles',
+      {
+        metadata: { name: `${prefix}-namespaces` },
+        rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }],
+      },
+    ],
+    [
+      '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+      {
+        metadata: { name: `${prefix}-namespaces` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${prefix}-namespaces` },
+        subjects,
+      },
+    ],
+    [
+      `/apis/rbac.authorization.k8s.io/v1/namespaces/${eastNamespace}/roles`,
+      {
+        metadata: { name: 'nsync-target' },
+        rules: [
+          {
+            apiGroups: [''],
+            resources: ['secrets', 'configmaps'],
+            verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+          },
+        ],
+      },
+    ],
+  ];
+  for (const [path, body] of calls) {
+    const answer = await east.api('POST', path, body);
+    assert.equal(answer.status, 201, `${path}: ${JSON.stringify(answer.body)}`);
+  }
+  await bindTargetRole();
+}
+
+async function bindTargetRole(): Promise<void> {
+  const answer = await east.api(
+    'POST',
+    `/apis/rbac.authorization.k8s.io/v1/namespaces/${eastNamespace}/rolebindings`,
+    {
+      metadata: { name: 'nsync-target' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nsync-target' },
+      subjects: [{ kind: 'User', name: eastUser().user, apiGroup: 'rbac.authorization.k8s.io' }],
+    },
+  );
+  assert.equal(answer.status, 201, JSON.stringify(answer.body));
+}
+
 /** A kubeconfig of the target clusters, as an operator mounts it for kubed or nsync. */
 function remoteKubeconfig(dir: string): string {
   const entry = (name: string, cluster: Cluster, namespace?: string): string[] => [
@@ -44,6 +104,9 @@ function remoteKubeconfig(dir: string): string {
     namespace ?? '',
   ];
   const entries = [entry('east', east, eastNamespace), entry('west', west)];
+  // east: a user with exactly the target-side rights of a context that names a namespace.
+  const restricted = entries[0];
+  if (restricted !== undefined) restricted[3] = eastUser().token;
   const lines = ['apiVersion: v1', 'kind: Config', 'clusters:'];
   for (const [name, server, ca] of entries)
     lines.push(`- name: ${name}`, '  cluster:', `    server: ${server}`, `    certificate-authority: ${ca}`);
@@ -107,6 +170,7 @@ before(async () => {
   kubeconfig = remoteKubeconfig(east.dir);
   await createNamespaces(home, [{ name: source }]);
   await createNamespaces(east, [{ name: eastNamespace }]);
+  await grantTargetRights();
   await createNamespaces(west, [{ name: source }]);
   nsync = await startHomeNsync();
 });
@@ -253,6 +317,41 @@ test('a target cluster that is down delays neither the local cluster nor the oth
   await eventually(
     'east reported up',
     async () => ((await upMetric('east')) === 1 ? true : undefined),
+    CONVERGE,
+  );
+});
+
+test('east works with namespaced rights only, and revoked credentials there delay nothing else', async () => {
+  const wide = await east.apiAs(eastUser().token, 'GET', '/api/v1/secrets');
+  assert.equal(wide.status, 403, 'no cluster-wide Secret list in east');
+  assert.equal(await remoteValue(east, eastNamespace, 'cert'), 'v3');
+
+  const revoked = await east.api(
+    'DELETE',
+    `/apis/rbac.authorization.k8s.io/v1/namespaces/${eastNamespace}/rolebindings/nsync-target`,
+  );
+  assert.equal(revoked.status, 200);
+  try {
+    await patchObject(home, `/api/v1/namespaces/${source}/secrets/cert`, { data: { value: b64('v4') } });
+    await eventually('west updated while east refuses', hasValue(west, source, 'cert', 'v4'), {
+      timeoutMs: 30_000,
+    });
+    await eventually(
+      'a write failure Event naming east',
+      async () =>
+        (await eventsAbout(home, source, 'cert')).find(
+          (event) => event.reason === 'RemoteMirrorWriteFailed' && event.note.includes('east'),
+        ),
+      CONVERGE,
+    );
+    assert.equal(await remoteValue(east, eastNamespace, 'cert'), 'v3');
+    assert.equal(nsync.controller.readiness().ok, true);
+  } finally {
+    await bindTargetRole();
+  }
+  await eventually(
+    'east converges once the rights are back',
+    hasValue(east, eastNamespace, 'cert', 'v4'),
     CONVERGE,
   );
 });
