@@ -4,8 +4,10 @@
  * (its context names a namespace) and "west" (it does not: copies go to the source's namespace).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { load, loadAll } from 'js-yaml';
 import { after, before, test } from 'node:test';
 import { kubed, owned } from '../src/rules/markers.ts';
 import { startControlPlane, type Cluster, type ControlPlane } from '../tools/controlplane/harness.ts';
@@ -34,62 +36,62 @@ let west: ControlPlane;
 let kubeconfig: string;
 let nsync: RunningNsync;
 
-/** The identity nsync uses in east: a static user with no groups, so only the RBAC below counts. */
+/** The identity nsync uses in east: the shipped target-side ServiceAccount (deploy/target). */
+let eastIdentity: { user: string; token: string };
 function eastUser(): { user: string; token: string } {
-  const user = east.users[0];
-  if (user === undefined) throw new Error('the harness gives every control plane static users');
-  return user;
+  return eastIdentity;
 }
 
-/** What nsync needs in a target cluster whose context names a namespace: nothing cluster-wide on Secrets. */
+/** deploy/target's objects, the RoleBinding placed in east's target namespace. */
+function targetManifests(): { kind: string; metadata: { name: string; namespace?: string } }[] {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'deploy', 'target');
+  const kustomization = load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as {
+    resources: string[];
+  };
+  return kustomization.resources.flatMap((file) =>
+    (
+      loadAll(readFileSync(join(dir, file), 'utf8')) as {
+        kind: string;
+        metadata: { name: string; namespace?: string };
+      }[]
+    ).map((object) =>
+      object.kind === 'RoleBinding'
+        ? { ...object, metadata: { ...object.metadata, namespace: eastNamespace } }
+        : object,
+    ),
+  );
+}
+
+const PATHS: Readonly<Record<string, (namespace: string) => string>> = {
+  Namespace: () => '/api/v1/namespaces',
+  ServiceAccount: (namespace) => `/api/v1/namespaces/${namespace}/serviceaccounts`,
+  ClusterRole: () => '/apis/rbac.authorization.k8s.io/v1/clusterroles',
+  ClusterRoleBinding: () => '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+  RoleBinding: (namespace) => `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`,
+};
+
+/** Applies exactly the shipped target-side rights in east (nothing else is granted to nsync there). */
 async function grantTargetRights(): Promise<void> {
-  const subjects = [{ kind: 'User', name: eastUser().user, apiGroup: 'rbac.authorization.k8s.io' }];
-  const calls: [string, object][] = [
-    [
-      '/apis/rbac.authorization.k8s.io/v1/clusterroles',
-      {
-        metadata: { name: `${prefix}-namespaces` },
-        rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }],
-      },
-    ],
-    [
-      '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
-      {
-        metadata: { name: `${prefix}-namespaces` },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${prefix}-namespaces` },
-        subjects,
-      },
-    ],
-    [
-      `/apis/rbac.authorization.k8s.io/v1/namespaces/${eastNamespace}/roles`,
-      {
-        metadata: { name: 'nsync-target' },
-        rules: [
-          {
-            apiGroups: [''],
-            resources: ['secrets', 'configmaps'],
-            verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
-          },
-        ],
-      },
-    ],
-  ];
-  for (const [path, body] of calls) {
-    const answer = await east.api('POST', path, body);
-    assert.equal(answer.status, 201, `${path}: ${JSON.stringify(answer.body)}`);
+  for (const object of targetManifests()) {
+    const path = PATHS[object.kind];
+    assert.ok(path !== undefined, `deploy/target holds only known kinds, not ${object.kind}`);
+    const answer = await east.api('POST', path(object.metadata.namespace ?? ''), object);
+    assert.equal(
+      answer.status,
+      201,
+      `${object.kind} ${object.metadata.name}: ${JSON.stringify(answer.body)}`,
+    );
   }
-  await bindTargetRole();
+  eastIdentity = await east.serviceAccountIdentity('nsync-remote', 'nsync-remote');
 }
 
 async function bindTargetRole(): Promise<void> {
+  const binding = targetManifests().find((object) => object.kind === 'RoleBinding');
+  assert.ok(binding !== undefined);
   const answer = await east.api(
     'POST',
     `/apis/rbac.authorization.k8s.io/v1/namespaces/${eastNamespace}/rolebindings`,
-    {
-      metadata: { name: 'nsync-target' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'nsync-target' },
-      subjects: [{ kind: 'User', name: eastUser().user, apiGroup: 'rbac.authorization.k8s.io' }],
-    },
+    binding,
   );
   assert.equal(answer.status, 201, JSON.stringify(answer.body));
 }
@@ -167,10 +169,10 @@ before(async () => {
     startControlPlane({ controllerManager: false }),
     startControlPlane({ controllerManager: false }),
   ]);
-  kubeconfig = remoteKubeconfig(east.dir);
   await createNamespaces(home, [{ name: source }]);
   await createNamespaces(east, [{ name: eastNamespace }]);
   await grantTargetRights();
+  kubeconfig = remoteKubeconfig(east.dir);
   await createNamespaces(west, [{ name: source }]);
   nsync = await startHomeNsync();
 });
@@ -328,7 +330,7 @@ test('east works with namespaced rights only, and revoked credentials there dela
 
   const revoked = await east.api(
     'DELETE',
-    `/apis/rbac.authorization.k8s.io/v1/namespaces/${eastNamespace}/rolebindings/nsync-target`,
+    `/apis/rbac.authorization.k8s.io/v1/namespaces/${eastNamespace}/rolebindings/nsync-remote-mirrors`,
   );
   assert.equal(revoked.status, 200);
   try {
