@@ -19,7 +19,7 @@ import { objectKey, toObjectMeta } from './objects.ts';
 export interface ApplyDeps {
   readonly writer: Writer;
   readonly limiter: Limiter;
-  readonly metrics: Metrics;
+  readonly metrics: Pick<Metrics, 'countWrite'>;
   readonly stores: Readonly<Record<Kind, Store<ObjectMeta, ObjectIndex>>>;
 }
 

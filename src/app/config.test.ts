@@ -137,3 +137,17 @@ test('target boundary options: defaults, values, and one message per bad value',
     },
   );
 });
+
+test('--remote-kubeconfig needs --cluster-name, a valid label value', () => {
+  assert.throws(
+    () => parseConfig(['--remote-kubeconfig=/etc/nsync/remote'], {}),
+    /--remote-kubeconfig needs --cluster-name/,
+  );
+  assert.throws(
+    () => parseConfig(['--remote-kubeconfig=/etc/nsync/remote', '--cluster-name=not a label'], {}),
+    /--cluster-name/,
+  );
+  const config = parseConfig(['--remote-kubeconfig=/etc/nsync/remote', '--cluster-name=home'], {});
+  assert.equal(config.remoteKubeconfig, '/etc/nsync/remote');
+  assert.equal(parseConfig([], {}).remoteKubeconfig, '');
+});

@@ -132,6 +132,12 @@ export const OPTIONS = [
     help: 'this cluster’s name, written in kubed’s origin.cluster label',
   },
   {
+    flag: 'remote-kubeconfig',
+    type: 'string',
+    default: '',
+    help: 'kubeconfig whose contexts are the target clusters of kubed’s sync-contexts (needs --cluster-name)',
+  },
+  {
     flag: 'target-consent',
     type: 'boolean',
     default: 'false',
@@ -216,6 +222,11 @@ export interface Config {
       };
   readonly identity: string;
   readonly clusterName: string;
+  /**
+   * `--remote-kubeconfig`: each context is a target cluster for kubed's `sync-contexts`
+   * (docs/adr/0145); '' = cross-cluster sync is off and `sync-contexts` is reported unsupported.
+   */
+  readonly remoteKubeconfig: string;
   readonly adoptReplicatorReplicas: boolean;
   readonly targetConsent: boolean;
   /** nsync's own namespace ('' when unknown) and whether pushes may land there. */
@@ -387,6 +398,18 @@ export function parseConfig(
     problems.push('--retry-period < --renew-deadline < --lease-duration must hold');
   }
   const kubeconfig = raw('kubeconfig').trim();
+  const remoteKubeconfig = raw('remote-kubeconfig').trim();
+  if (remoteKubeconfig !== '' && raw('cluster-name').trim() === '')
+    problems.push(
+      '--remote-kubeconfig needs --cluster-name: mirrors in other clusters must say which cluster their source is in',
+    );
+  if (
+    remoteKubeconfig !== '' &&
+    !/^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(raw('cluster-name').trim())
+  )
+    problems.push(
+      `--cluster-name: with --remote-kubeconfig it is a label value on every remote mirror (at most 63 letters, digits, "-", "_", "."), got "${raw('cluster-name').trim()}"`,
+    );
   const context = raw('context').trim();
   const maxBytes = parseBytes(raw('max-bytes-per-source')) ?? 0;
   if (maxBytes < 1)
@@ -421,6 +444,7 @@ export function parseConfig(
       : { enabled: false },
     identity: raw('identity').trim() || env['POD_NAME'] || `${hostname()}-${String(process.pid)}`,
     clusterName: raw('cluster-name').trim(),
+    remoteKubeconfig,
     adoptReplicatorReplicas: bool('adopt-replicator-replicas'),
     targetConsent: bool('target-consent'),
     ownNamespace: raw('own-namespace').trim() || env['POD_NAMESPACE'] || '',

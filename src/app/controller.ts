@@ -14,6 +14,7 @@ import { describeError, EventRecorder } from './events.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { reconcile, type ReconcileDeps } from './reconcile.ts';
+import { RemoteCluster, type RemoteAccess } from './remote/cluster.ts';
 import { SourceReader } from './sources.ts';
 import { allKeys, wireTriggers } from './triggers.ts';
 
@@ -67,11 +68,20 @@ export class Controller {
   private readonly metrics: Metrics;
   private readonly elector: LeaderElector | undefined;
   private readonly deps: ReconcileDeps;
+  /** One pipeline per remote cluster (docs/adr/0145); empty without --remote-kubeconfig. */
+  readonly remotes: readonly RemoteCluster[];
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private lostLeadership = false;
 
-  constructor(config: Config, transport: Transport, log: Logger, metrics: Metrics) {
+  /** `remotes`: the contexts of --remote-kubeconfig, connected (remote/connect.ts). */
+  constructor(
+    config: Config,
+    transport: Transport,
+    log: Logger,
+    metrics: Metrics,
+    remotes: readonly RemoteAccess[] = [],
+  ) {
     this.config = config;
     this.log = log;
     this.metrics = metrics;
@@ -122,7 +132,24 @@ export class Controller {
       log,
       guardrails: guardrailsOf(config),
       resources: this.resources,
+      ...(config.remoteKubeconfig === ''
+        ? {}
+        : { remoteContexts: new Set(remotes.map((remote) => remote.name)) }),
     };
+    this.remotes = remotes.map(
+      (access) =>
+        new RemoteCluster(access, {
+          local: this.cache,
+          sources: this.deps.sources,
+          guardrails: this.deps.guardrails,
+          events: this.deps.events,
+          metrics,
+          log,
+          writeConcurrency: config.writeConcurrency,
+          workers: config.workers,
+        }),
+    );
+    metrics.observeRemote(() => this.remotes.map((remote) => ({ name: remote.name, up: remote.up })));
     const election = config.leaderElection;
     this.elector = election.enabled
       ? new LeaderElector(transport, {
@@ -150,7 +177,39 @@ export class Controller {
   private async main(): Promise<void> {
     const signal = this.abort.signal;
     const caches = Promise.all([this.cache.run(signal), this.resources.run(signal)]);
-    wireTriggers(this.cache, this.queue, this.config.clusterName);
+    // Remote clusters run beside the local pipeline, never in it: each waits only for its own
+    // cache and for leadership, and the local loop never waits for any of them.
+    let lead: (leading: boolean) => void = () => undefined;
+    const leading = new Promise<boolean>((resolve) => {
+      lead = resolve;
+    });
+    const remotes = Promise.all(
+      this.remotes.map((remote) => remote.run(signal, leading, this.config.resyncPeriodMs)),
+    );
+    try {
+      await this.runLocal(signal, caches, lead);
+    } finally {
+      lead(false);
+    }
+    await remotes;
+  }
+
+  /** The local pipeline: caches, triggers (fanned out to every remote queue), leadership, queue. */
+  private async runLocal(
+    signal: AbortSignal,
+    caches: Promise<unknown>,
+    lead: (leading: boolean) => void,
+  ): Promise<void> {
+    wireTriggers(
+      this.cache,
+      {
+        add: (key) => {
+          this.queue.add(key);
+          for (const remote of this.remotes) remote.queue.add(key);
+        },
+      },
+      this.config.clusterName,
+    );
     this.resources.onSourcesChanged((keys) => {
       for (const key of keys) this.queue.add(key);
     });
@@ -169,6 +228,7 @@ export class Controller {
       this.log.info({ identity: this.config.identity }, 'leading: writes enabled');
     }
     this.metrics.leader.set(1);
+    lead(true);
     const everyKey = (): string[] => [...allKeys(this.cache), ...this.resources.sourceKeys()];
     for (const key of everyKey()) this.queue.add(key);
     const resync = setInterval(() => {

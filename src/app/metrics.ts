@@ -40,6 +40,12 @@ export class Metrics {
   readonly leader: Gauge;
   readonly ruleProblems: Counter<'dialect'>;
   readonly events: Counter<'type' | 'reason'>;
+  /** Per remote cluster (docs/adr/0145): 1 while every remote watch has synced and is open. */
+  readonly remoteUp: Gauge<'cluster'>;
+  readonly remoteWrites: Counter<'cluster' | 'verb' | 'outcome'>;
+  readonly remoteErrors: Counter<'cluster'>;
+  readonly remoteLastSync: Gauge<'cluster'>;
+  private remoteClusters: (() => readonly { readonly name: string; readonly up: boolean }[]) | undefined;
   private readonly mirrorsBySource = new Map<string, Readonly<Record<MirrorState, number>>>();
   private readonly problemsSeen = new Set<string>();
   private readonly writeCounters = new Map<string, { inc(): void }>();
@@ -55,6 +61,34 @@ export class Metrics {
       labelNames: ['version', 'node'],
       registers,
     }).set({ version, node: process.versions.node }, 1);
+    this.remoteUp = new Gauge({
+      name: 'nsync_remote_cluster_up',
+      help: 'Per remote cluster: 1 while its caches are synced and its watches open, else 0.',
+      labelNames: ['cluster'],
+      registers,
+      collect: () => {
+        for (const cluster of this.remoteClusters?.() ?? [])
+          this.remoteUp.set({ cluster: cluster.name }, cluster.up ? 1 : 0);
+      },
+    });
+    this.remoteWrites = new Counter({
+      name: 'nsync_remote_writes_total',
+      help: 'Writes to a remote cluster, by cluster, verb and outcome.',
+      labelNames: ['cluster', 'verb', 'outcome'],
+      registers,
+    });
+    this.remoteErrors = new Counter({
+      name: 'nsync_remote_errors_total',
+      help: 'Reconciles of a source key for a remote cluster that failed and were retried with backoff.',
+      labelNames: ['cluster'],
+      registers,
+    });
+    this.remoteLastSync = new Gauge({
+      name: 'nsync_remote_last_sync_timestamp_seconds',
+      help: 'Per remote cluster: Unix time of the last reconcile that completed without error.',
+      labelNames: ['cluster'],
+      registers,
+    });
     this.reconcileTotal = new Counter({
       name: 'nsync_reconcile_total',
       help: 'Reconciles of a source key, by result (success, error, requeue).',
@@ -179,6 +213,15 @@ export class Metrics {
    * Counts one write. prom-client hashes the label set on every inc; a fan-out counts thousands
    * of writes with a handful of label sets, so their children are kept.
    */
+  /** Where nsync_remote_cluster_up reads each remote cluster's health (called once, at wiring). */
+  observeRemote(clusters: () => readonly { readonly name: string; readonly up: boolean }[]): void {
+    this.remoteClusters = clusters;
+    for (const cluster of clusters()) {
+      this.remoteErrors.inc({ cluster: cluster.name }, 0);
+      this.remoteUp.set({ cluster: cluster.name }, 0);
+    }
+  }
+
   countWrite(verb: string, outcome: string): void {
     const key = `${verb}|${outcome}`;
     let child = this.writeCounters.get(key);

@@ -16,7 +16,8 @@ import type {
   SourceState,
 } from '../plan/model.ts';
 import { plan } from '../plan/plan.ts';
-import { ACCEPT_FROM_ANNOTATION, owned } from '../rules/markers.ts';
+import { syncContextsOf } from '../rules/dialects/kubed.ts';
+import { ACCEPT_FROM_ANNOTATION, kubed, owned } from '../rules/markers.ts';
 import type { Kind, ObjectKey } from '../rules/model.ts';
 import type { Limiter } from '../runtime/limit.ts';
 import { applyOps, type WriteFailure } from './apply.ts';
@@ -28,6 +29,7 @@ import type { Logger } from './log.ts';
 import { noMirrors, type Metrics, type MirrorState } from './metrics.ts';
 import { objectKey, parseSourceQueueKey, parseTargetQueueKey, targetOf } from './objects.ts';
 import type { SourceReader } from './sources.ts';
+import { REMOTE_KINDS } from './remote/cluster.ts';
 
 /** Everything a reconcile reads and writes through. */
 export interface ReconcileDeps {
@@ -41,11 +43,19 @@ export interface ReconcileDeps {
   readonly guardrails: Guardrails;
   /** ClusterMirrors and Mirrors; absent where they are not served (explain of annotations). */
   readonly resources?: MirrorResources;
+  /**
+   * The contexts of `--remote-kubeconfig` when it is set (docs/adr/0145): `sync-contexts` is then
+   * served by the remote pipelines, and only contexts not in the file are reported here.
+   */
+  readonly remoteContexts?: ReadonlySet<string>;
 }
 
 /** Builds the planner's snapshot of one source from the caches (reads the source's data if changed). */
 export async function snapshotOf(
-  deps: Pick<ReconcileDeps, 'cache' | 'sources' | 'guardrails'> & { readonly resources?: MirrorResources },
+  deps: Pick<ReconcileDeps, 'cache' | 'sources' | 'guardrails'> & {
+    readonly resources?: MirrorResources;
+    readonly remoteContexts?: ReadonlySet<string>;
+  },
   key: ObjectKey,
 ): Promise<Snapshot> {
   const store = deps.cache.objects[key.kind];
@@ -62,7 +72,11 @@ export async function snapshotOf(
           !deps.guardrails.isExcluded(key.namespace),
           named.length > 0,
         );
-  const source = read === undefined ? undefined : withResourceRules(key.kind, read, named);
+  const ruled = read === undefined ? undefined : withResourceRules(key.kind, read, named);
+  const source =
+    ruled === undefined || deps.remoteContexts === undefined
+      ? ruled
+      : withRemoteContexts(ruled, deps.remoteContexts);
   if (source === undefined) deps.sources.forget(key.kind, key.namespace, key.name);
   const pullTargets: PullTarget[] = store.byIndex('pulls', sourceKey).flatMap((target) => {
     const request = targetOf(key.kind, target.annotations).pull;
@@ -80,6 +94,24 @@ export async function snapshotOf(
     now: new Date().toISOString(),
     invalidResources: named.filter((entry) => !entry.conversion.ok).map((entry) => entry.key),
   };
+}
+
+/**
+ * With `--remote-kubeconfig`, `sync-contexts` is served (remote/cluster.ts): it is no longer
+ * reported unsupported, except for the contexts the file does not have, which get nothing.
+ */
+function withRemoteContexts(source: SourceState, contexts: ReadonlySet<string>): SourceState {
+  const asked = syncContextsOf(source.meta.annotations);
+  const unknown = asked.filter((context) => !contexts.has(context));
+  const unsupported = source.spec.unsupported.filter((problem) => problem.annotation !== kubed.syncContexts);
+  if (unknown.length > 0 && REMOTE_KINDS.includes(source.meta.kind)) {
+    unsupported.push({
+      dialect: 'kubed',
+      annotation: kubed.syncContexts,
+      message: `no context ${unknown.map((context) => `"${context}"`).join(', ')} in the remote kubeconfig (--remote-kubeconfig), so nothing is copied there`,
+    });
+  }
+  return { ...source, spec: { ...source.spec, unsupported } };
 }
 
 /**

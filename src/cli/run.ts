@@ -4,6 +4,8 @@
  * a fatal error, 2 on bad configuration, 3 when leadership was lost (Kubernetes restarts it as a
  * standby), 70 on a bug: an unhandled rejection or uncaught exception (./crash.ts).
  */
+import { connectRemoteClusters } from '../app/remote/connect.ts';
+import type { RemoteAccess } from '../app/remote/cluster.ts';
 import { parseConfig, ConfigError, type Config } from '../app/config.ts';
 import { Controller } from '../app/controller.ts';
 import { describeError } from '../app/events.ts';
@@ -52,7 +54,25 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
     userAgent: `nsync/${VERSION} (${config.identity})`,
   });
   const metrics = new Metrics(VERSION);
-  const controller = new Controller(config, transport, log, metrics);
+  let remotes: RemoteAccess[] = [];
+  if (config.remoteKubeconfig !== '') {
+    try {
+      remotes = await connectRemoteClusters(
+        config.remoteKubeconfig,
+        transport.server,
+        log,
+        `nsync/${VERSION} (${config.identity})`,
+      );
+    } catch (error) {
+      transport.close();
+      if (error instanceof KubeconfigError) {
+        process.stderr.write(`nsync run: ${error.message}\n`);
+        return 2;
+      }
+      throw error;
+    }
+  }
+  const controller = new Controller(config, transport, log, metrics, remotes);
   const server = await serveHealth(config.listen, metrics, controller);
   const address = server.address();
   log.info(
@@ -69,6 +89,7 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
       dialects: config.dialects,
       leaderElection: config.leaderElection.enabled,
       identity: config.identity,
+      ...(remotes.length === 0 ? {} : { remoteClusters: remotes.map((remote) => remote.name) }),
     },
     'nsync starting',
   );
@@ -98,6 +119,7 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
   } finally {
     server.close();
     transport.close();
+    for (const remote of remotes) remote.transport.close();
   }
   log.info('nsync stopped');
   return controller.leadershipLost ? 3 : 0;

@@ -89,6 +89,14 @@ const EXEC_API_VERSIONS = new Set([
   'client.authentication.k8s.io/v1beta1',
 ]);
 
+/**
+ * The context names of one kubeconfig file, in file order: the target clusters of kubed's
+ * `sync-contexts` (docs/adr/0145). Throws KubeconfigError when the file cannot be read or parsed.
+ */
+export function kubeconfigContexts(path: string): string[] {
+  return [...mergeFiles([{ path, required: true }]).contexts.keys()];
+}
+
 /** Loads the kubeconfig as kubectl would and resolves its current (or the given) context. */
 export function loadKubeConfig(
   access: ClusterAccess,

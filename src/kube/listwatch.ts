@@ -43,6 +43,11 @@ export interface ListWatchStatus {
   /** performance.now() of the last byte of progress (list, event or bookmark). */
   readonly lastProgressAt: number;
   readonly restarts: number;
+  /**
+   * True from a failed list or watch until a list succeeds or the watch delivers a line again.
+   * `watching` alone cannot tell: it is set before each attempt to connect (docs/adr/0145).
+   */
+  readonly failing: boolean;
 }
 
 /** Knobs and hooks. */
@@ -52,6 +57,15 @@ export interface ListWatchOptions<T> {
   readonly sink: ListWatchSink<T>;
   /** Ask for PartialObjectMetadata: no data crosses the wire or sits in memory. @default false */
   readonly metadataOnly?: boolean;
+  /** Only this namespace's objects (a namespaced list+watch needs no cluster-wide rights). @default all */
+  readonly namespace?: string;
+  /** Only objects this label selector selects (e.g. nsync's own mirrors in a remote cluster). @default all */
+  readonly labelSelector?: string;
+  /**
+   * Relist after a failed attempt instead of resuming the watch: for small caches (a remote
+   * cluster's, docs/adr/0145), so a successful list proves the server is back. @default false
+   */
+  readonly relistAfterError?: boolean;
   /** Page size of lists. @default 500 */
   readonly pageSize?: number;
   /** Server-side watch timeout; each watch picks a value in [t, 2t) so watches don't expire together. @default 300 */
@@ -70,11 +84,18 @@ const defaultBackoff = (failures: number): number =>
 /** One resource's list+watch loop. */
 export class ListWatch<T> {
   private readonly options: ListWatchOptions<T>;
-  private state: { synced: boolean; watching: boolean; lastProgressAt: number; restarts: number } = {
+  private state: {
+    synced: boolean;
+    watching: boolean;
+    lastProgressAt: number;
+    restarts: number;
+    failing: boolean;
+  } = {
     synced: false,
     watching: false,
     lastProgressAt: performance.now(),
     restarts: 0,
+    failing: false,
   };
   private readonly firstSync: Promise<void>;
   private resolveFirstSync: () => void = () => undefined;
@@ -114,6 +135,8 @@ export class ListWatch<T> {
           continue;
         }
         failures += 1;
+        this.state.failing = true;
+        if (this.options.relistAfterError === true) resourceVersion = undefined;
         this.restart(error instanceof SilentWatch ? 'silent' : 'error', error);
         await delay((this.options.backoffMs ?? defaultBackoff)(failures), signal);
       } finally {
@@ -140,9 +163,10 @@ export class ListWatch<T> {
     do {
       const query = new URLSearchParams({ limit: String(pageSize) });
       if (continueToken !== undefined) query.set('continue', continueToken);
+      if (this.options.labelSelector !== undefined) query.set('labelSelector', this.options.labelSelector);
       const { body } = await transport.json<RawList>({
         method: 'GET',
-        path: `${collectionPath(resource)}?${query.toString()}`,
+        path: `${collectionPath(resource, this.options.namespace)}?${query.toString()}`,
         accept: metadataOnly ? METADATA_LIST_ACCEPT : 'application/json',
         timeoutMs: 60_000,
         signal,
@@ -153,6 +177,7 @@ export class ListWatch<T> {
       this.progress();
     } while (continueToken !== undefined);
     sink.relisted(items);
+    this.state.failing = false;
     if (!this.state.synced) {
       this.state.synced = true;
       this.resolveFirstSync();
@@ -170,6 +195,7 @@ export class ListWatch<T> {
       allowWatchBookmarks: 'true',
       timeoutSeconds: String(timeoutSeconds),
     });
+    if (this.options.labelSelector !== undefined) query.set('labelSelector', this.options.labelSelector);
     const local = new AbortController();
     const abort = (): void => {
       local.abort();
@@ -188,7 +214,7 @@ export class ListWatch<T> {
       await transport.stream(
         {
           method: 'GET',
-          path: `${collectionPath(resource)}?${query.toString()}`,
+          path: `${collectionPath(resource, this.options.namespace)}?${query.toString()}`,
           accept: metadataOnly ? METADATA_WATCH_ACCEPT : 'application/json',
           signal: local.signal,
         },
@@ -196,6 +222,7 @@ export class ListWatch<T> {
           clearTimeout(watchdog);
           watchdog = setTimeout(onSilence, silenceLimitMs);
           this.progress();
+          this.state.failing = false;
           resourceVersion = this.dispatch(line) ?? resourceVersion;
         },
       );

@@ -8,6 +8,7 @@
 import type { Transport } from './transport.ts';
 import {
   collectionPath,
+  METADATA_WATCH_ACCEPT,
   METADATA_WRITE_ACCEPT,
   objectPath,
   type RawObject,
@@ -139,6 +140,19 @@ export class Writer {
    * Full object read: of sources, and of a pull target before nsync first writes a key into it
    * (which keys it holds of its own). nsync never reads a push mirror's data.
    */
+  /**
+   * One object's metadata only (PartialObjectMetadata): what an ownership check needs, with no
+   * data crossing the wire — the object may be somebody else's Secret.
+   */
+  async getMeta(resource: Resource, namespace: string, name: string): Promise<RawObject> {
+    const { body } = await this.transport.json<RawObject>({
+      method: 'GET',
+      path: objectPath(resource, namespace, name),
+      accept: METADATA_WATCH_ACCEPT,
+    });
+    return body;
+  }
+
   async get(resource: Resource, namespace: string, name: string): Promise<RawObject> {
     const { body } = await this.transport.json<RawObject>({
       method: 'GET',

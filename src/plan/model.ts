@@ -174,6 +174,13 @@ export interface Snapshot {
    * spec): like invalid annotations, they keep the source's existing mirrors until fixed.
    */
   readonly invalidResources?: readonly string[];
+  /**
+   * The namespaces, lookup and mirrors are another cluster's (docs/adr/0145): the source's own
+   * namespace there is a valid target, mirrors are claimed only when their cluster marker names
+   * `guardrails.clusterName`, and what is written says so (`nsync.dev/source-cluster`).
+   * @default false
+   */
+  readonly remote?: boolean;
 }
 
 /** Why a target got the decision it got: a stable code for metrics, a sentence for people. */

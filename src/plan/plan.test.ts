@@ -1362,3 +1362,83 @@ void describe('plan: the target namespace decides (refusal, contests, reserved n
     assert.deepEqual(quiet.droppedKeys, []);
   });
 });
+
+void describe('plan: a remote cluster (docs/adr/0145)', () => {
+  const home = guardrails({ clusterName: 'home' });
+  /** A remote snapshot: the namespaces, lookup and mirrors are the target cluster's. */
+  function remote(objects: readonly ObjectMeta[], src: SourceState | undefined): Snapshot {
+    return {
+      ...snapshot({ source: src, objects, guardrails: home, namespaces: [ns('platform'), ns('team-a')] }),
+      mirrors: objects.filter((object) => {
+        const claim = mirrorClaim(object.kind, object.labels, object.annotations, {
+          clusterName: 'home',
+          remote: true,
+        });
+        return claim?.sourceNamespace === 'platform' && claim.sourceName === 'db';
+      }),
+      remote: true,
+    };
+  }
+  const kubedRule = pushRule('kubed', names('platform'), { labels: true, annotations: true });
+
+  void it("writes into the source's own namespace there, and names the source cluster", () => {
+    const result = plan(remote([], source({ push: [kubedRule] })));
+    assert.equal(decision(result, 'platform').code, 'create');
+    const op = result.ops[0];
+    assert.ok(op?.verb === 'create');
+    assert.equal(op.body.metadata.annotations[owned.sourceCluster], 'home');
+    assert.equal(op.body.metadata.labels[kubed.originCluster], 'home');
+    assert.equal(op.body.metadata.labels[owned.managedByLabel], owned.managedByValue);
+    const local = plan(snapshot({ source: source({ push: [kubedRule] }), guardrails: home }));
+    assert.equal(decision(local, 'platform').code, 'source-namespace', 'never locally');
+  });
+
+  void it('leaves an object without the source cluster marker alone, and deletes only its own orphans', () => {
+    const unmarked = meta('platform', 'db', {
+      labels: { [owned.managedByLabel]: owned.managedByValue },
+      annotations: { [owned.source]: 'platform/db' },
+    });
+    const fromElsewhere = meta('platform', 'db', {
+      labels: { [owned.managedByLabel]: owned.managedByValue },
+      annotations: { [owned.source]: 'platform/db', [owned.sourceCluster]: 'west' },
+    });
+    for (const object of [unmarked, fromElsewhere]) {
+      const result = plan(remote([object], source({ push: [kubedRule] })));
+      assert.equal(decision(result, 'platform').code, 'conflict-unowned');
+      assert.deepEqual(result.ops, []);
+      assert.deepEqual(plan(remote([object], undefined)).ops, [], 'never deleted');
+    }
+    const ours = meta('platform', 'db', {
+      labels: { [owned.managedByLabel]: owned.managedByValue, [kubed.originCluster]: 'home' },
+      annotations: { [owned.source]: 'platform/db', [owned.sourceCluster]: 'home' },
+    });
+    assert.deepEqual(
+      plan(remote([ours], undefined)).ops.map((op) => `${op.verb} ${op.target.namespace}`),
+      ['delete platform'],
+    );
+    assert.deepEqual(
+      plan(remote([ours], source())).ops.map((op) => `${op.verb} ${op.target.namespace}`),
+      ['delete platform'],
+      'a context dropped from sync-contexts',
+    );
+  });
+
+  void it('adopts a kubed copy that names this cluster, not one without a cluster', () => {
+    const copy = (cluster: string | undefined): ObjectMeta =>
+      meta('platform', 'db', {
+        labels: {
+          [kubed.originName]: 'db',
+          [kubed.originNamespace]: 'platform',
+          ...(cluster === undefined ? {} : { [kubed.originCluster]: cluster }),
+        },
+      });
+    assert.equal(
+      decision(plan(remote([copy('home')], source({ push: [kubedRule] }))), 'platform').code,
+      'update',
+    );
+    assert.equal(
+      decision(plan(remote([copy(undefined)], source({ push: [kubedRule] }))), 'platform').code,
+      'conflict-unowned',
+    );
+  });
+});

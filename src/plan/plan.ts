@@ -128,6 +128,7 @@ function ruleForNamespace(rules: readonly PushRule[], namespace: NamespaceInfo):
 function claimOf(snapshot: Snapshot, object: ObjectMeta): MirrorClaim | undefined {
   return mirrorClaim(object.kind, object.labels, object.annotations, {
     clusterName: snapshot.guardrails.clusterName,
+    remote: snapshot.remote === true,
   });
 }
 
@@ -144,6 +145,7 @@ function claimsThisSource(snapshot: Snapshot, object: ObjectMeta): boolean {
 /** Whether an object is the source itself (by location or by uid), which is never a target. */
 function isTheSource(snapshot: Snapshot, object: ObjectMeta): boolean {
   const sameLocation =
+    snapshot.remote !== true &&
     object.kind === snapshot.key.kind &&
     object.namespace === snapshot.key.namespace &&
     object.name === snapshot.key.name;
@@ -266,7 +268,7 @@ function pushGuard(context: PushContext, namespace: NamespaceInfo, rule: PushRul
   const sourceNamespace = snapshot.key.namespace;
   const at = (code: Decision['code'], message: string): Decision =>
     pushDecision(namespace.name, rule.targetName, code, message);
-  if (namespace.name === sourceNamespace) {
+  if (namespace.name === sourceNamespace && snapshot.remote !== true) {
     return at('source-namespace', "The source's own namespace never gets a pushed mirror.");
   }
   if (guardrails.isExcluded(namespace.name)) {
@@ -341,6 +343,7 @@ function adoptableReplica(
   if (isTheSource(snapshot, existing)) return false;
   const unnamed = unnamedMirrorClaim(existing.kind, existing.labels, existing.annotations, {
     clusterName: guardrails.clusterName,
+    remote: snapshot.remote === true,
   });
   if (unnamed === undefined) return false;
   return source.spec.push.some(
@@ -365,6 +368,7 @@ function pushAtTarget(context: PushContext, namespace: NamespaceInfo, rule: Push
       now: snapshot.now,
       clusterName: snapshot.guardrails.clusterName,
       copyPolicy: snapshot.guardrails.copyPolicy,
+      remote: snapshot.remote === true,
     });
   const waiting = waitingForRole(snapshot, source, namespace.name);
   if (existing === undefined && waiting !== undefined) {
@@ -466,6 +470,7 @@ function conflict(snapshot: Snapshot, existing: ObjectMeta, target: ObjectKey): 
   if (claim === undefined) {
     const unnamed = unnamedMirrorClaim(existing.kind, existing.labels, existing.annotations, {
       clusterName: snapshot.guardrails.clusterName,
+      remote: snapshot.remote === true,
     });
     const why =
       unnamed === undefined

@@ -253,6 +253,8 @@ export interface MirrorInput {
   readonly clusterName: string;
   /** Which labels and annotations may be copied (Guardrails.copyPolicy). @default the built-in list */
   readonly copyPolicy?: CopyPolicy;
+  /** The mirror goes into another cluster: it names this one (`nsync.dev/source-cluster`). @default false */
+  readonly remote?: boolean;
 }
 
 /** A push mirror as it should be, and the hash recorded on it. */
@@ -368,6 +370,7 @@ export function renderMirror(input: MirrorInput): RenderedMirror {
       [owned.source]: formatRef(source.meta.namespace, source.meta.name),
       [owned.sourceUid]: source.meta.uid,
       [owned.contentHash]: hash,
+      ...(input.remote === true ? { [owned.sourceCluster]: input.clusterName } : {}),
     },
     dialectPushAnnotations(rule.dialect, markers),
   );

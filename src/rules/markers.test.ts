@@ -291,3 +291,40 @@ void describe('properties', () => {
     );
   });
 });
+
+void describe('mirrorClaim across clusters (docs/adr/0145)', () => {
+  const nsyncMirror = (cluster?: string): Record<string, string> => ({
+    [owned.source]: 'platform/db',
+    ...(cluster === undefined ? {} : { [owned.sourceCluster]: cluster }),
+  });
+  const labels = { [owned.managedByLabel]: owned.managedByValue };
+
+  void test('an nsync in the target cluster never claims a mirror another cluster pushed there', () => {
+    assert.equal(mirrorClaim('Secret', labels, nsyncMirror('home'), { clusterName: 'west' }), undefined);
+    assert.equal(mirrorClaim('Secret', labels, nsyncMirror('home'), { clusterName: '' }), undefined);
+    assert.equal(
+      mirrorClaim('Secret', labels, nsyncMirror('home'), { clusterName: 'home' })?.sourceName,
+      'db',
+    );
+    assert.equal(mirrorClaim('Secret', labels, nsyncMirror(), { clusterName: 'west' })?.sourceName, 'db');
+  });
+
+  void test('in a remote cluster only markers naming this cluster claim', () => {
+    const remote = { clusterName: 'home', remote: true };
+    assert.equal(mirrorClaim('Secret', labels, nsyncMirror('home'), remote)?.markedBy, 'native');
+    assert.equal(mirrorClaim('Secret', labels, nsyncMirror(), remote), undefined);
+    assert.equal(mirrorClaim('Secret', labels, nsyncMirror('west'), remote), undefined);
+    const reflected = { [reflector.autoReflects]: 'True', [reflector.reflects]: 'platform/db' };
+    assert.equal(mirrorClaim('Secret', {}, reflected, remote), undefined, 'reflector knows no cluster');
+    const origin = { [kubed.originName]: 'db', [kubed.originNamespace]: 'platform' };
+    assert.equal(mirrorClaim('Secret', origin, {}, remote), undefined, 'a kubed copy without a cluster');
+    assert.equal(
+      mirrorClaim('Secret', { ...origin, [kubed.originCluster]: 'home' }, {}, remote)?.markedBy,
+      'kubed',
+    );
+    assert.equal(
+      unnamedMirrorClaim('Secret', {}, { [replicator.replicatedFromVersion]: '1' }, remote),
+      undefined,
+    );
+  });
+});

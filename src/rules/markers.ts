@@ -30,6 +30,12 @@ export const owned = {
   /** `<namespace>/<name>` of the source. */
   source: `${NATIVE_PREFIX}source`,
   sourceUid: `${NATIVE_PREFIX}source-uid`,
+  /**
+   * `--cluster-name` of the cluster the source lives in, on mirrors pushed into another cluster
+   * (docs/adr/0145): only the nsync of that cluster claims them, so an nsync running in the target
+   * cluster never takes them for its own orphans.
+   */
+  sourceCluster: `${NATIVE_PREFIX}source-cluster`,
   /** Hash of the desired content; an equal hash means no write is needed. */
   contentHash: `${NATIVE_PREFIX}content-hash`,
   /** Sorted comma list of keys copied into a pull target, so keys the source drops can be removed. */
@@ -155,6 +161,13 @@ export interface MirrorClaimOptions {
    * @default ''
    */
   readonly clusterName?: string;
+  /**
+   * The object lives in another cluster than the source (docs/adr/0145): it is claimed only when
+   * its cluster marker names `clusterName` (nsync's `source-cluster`, kubed's `origin.cluster`),
+   * never by reflector markers, which know no cluster.
+   * @default false
+   */
+  readonly remote?: boolean;
 }
 
 /** Splits `<namespace>/<name>`; undefined when it is not exactly that shape. */
@@ -214,9 +227,11 @@ function kubedClaim(
   labels: Readonly<Record<string, string>>,
   annotations: Readonly<Record<string, string>>,
   clusterName: string,
+  remote: boolean,
 ): SourceRef | undefined {
   const cluster = own(labels, kubed.originCluster);
   if (cluster !== undefined && cluster !== '' && cluster !== clusterName) return undefined;
+  if (remote && (cluster === undefined || cluster === '')) return undefined;
   const labelName = own(labels, kubed.originName);
   const labelNamespace = own(labels, kubed.originNamespace);
   const fromAnnotation = kubedOriginRef(kind, own(annotations, kubed.origin));
@@ -255,16 +270,23 @@ export function mirrorClaim(
   annotations: Readonly<Record<string, string>>,
   options: MirrorClaimOptions = {},
 ): MirrorClaim | undefined {
+  const clusterName = options.clusterName ?? '';
+  const remote = options.remote ?? false;
   if (own(labels, owned.managedByLabel) === owned.managedByValue) {
     const ref = parseRef(own(annotations, owned.source));
-    if (ref) return { sourceNamespace: ref.namespace, sourceName: ref.name, markedBy: 'native' };
+    // A mirror another cluster's nsync pushed here is that nsync's; one of ours in a remote
+    // cluster must say it is ours.
+    const from = own(annotations, owned.sourceCluster) ?? '';
+    const ours = remote ? from !== '' && from === clusterName : from === '' || from === clusterName;
+    if (ref && ours) return { sourceNamespace: ref.namespace, sourceName: ref.name, markedBy: 'native' };
+    if (ref) return undefined;
   }
   const autoReflects = own(annotations, reflector.autoReflects);
-  if (autoReflects !== undefined && autoReflects.trim().toLowerCase() === 'true') {
+  if (!remote && autoReflects !== undefined && autoReflects.trim().toLowerCase() === 'true') {
     const ref = parseRef(own(annotations, reflector.reflects));
     if (ref) return { sourceNamespace: ref.namespace, sourceName: ref.name, markedBy: 'reflector' };
   }
-  const origin = kubedClaim(kind, labels, annotations, options.clusterName ?? '');
+  const origin = kubedClaim(kind, labels, annotations, clusterName, remote);
   if (origin) return { sourceNamespace: origin.namespace, sourceName: origin.name, markedBy: 'kubed' };
   return undefined;
 }
@@ -306,6 +328,7 @@ export function unnamedMirrorClaim(
   annotations: Readonly<Record<string, string>>,
   options: MirrorClaimOptions = {},
 ): UnnamedMirrorClaim | undefined {
+  if (options.remote === true) return undefined;
   if (own(annotations, replicator.replicatedFromVersion) === undefined) return undefined;
   if (Object.keys(annotations).some((key) => isDialectKey(key) && !REPLICA_MARKERS.has(key)))
     return undefined;

@@ -7,6 +7,7 @@ import { parseConfig, type Config } from '../../src/app/config.ts';
 import { Controller } from '../../src/app/controller.ts';
 import { createLogger } from '../../src/app/log.ts';
 import { Metrics } from '../../src/app/metrics.ts';
+import { connectRemoteClusters } from '../../src/app/remote/connect.ts';
 import { loadKubeConfig, Transport } from '../../src/kube/transport.ts';
 import type { Cluster } from '../../tools/controlplane/harness.ts';
 import { eventually } from './cluster.ts';
@@ -42,7 +43,12 @@ export async function startController(config: Config, kubeconfigPath: string): P
   });
   const transport = await Transport.create(loadKubeConfig({ kubeconfig: kubeconfigPath }));
   const metrics = new Metrics('test', { defaultMetrics: false });
-  const controller = new Controller(config, transport, createLogger(config.logLevel, sink), metrics);
+  const log = createLogger(config.logLevel, sink);
+  const remotes =
+    config.remoteKubeconfig === ''
+      ? []
+      : await connectRemoteClusters(config.remoteKubeconfig, transport.server, log);
+  const controller = new Controller(config, transport, log, metrics, remotes);
   const running = controller.start();
   await Promise.race([controller.cache.synced(), running]);
   let stopped: Promise<void> | undefined;
@@ -61,6 +67,7 @@ export async function startController(config: Config, kubeconfigPath: string): P
         await controller.stop();
         await running;
         transport.close();
+        for (const remote of remotes) remote.transport.close();
       })();
       return stopped;
     },

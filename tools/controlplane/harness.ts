@@ -75,6 +75,10 @@ export interface ControlPlane extends Cluster {
   restartApiServer(): Promise<void>;
   /** Restarts etcd in place (same data, same port). */
   restartEtcd(): Promise<void>;
+  /** Stops kube-apiserver and leaves it stopped (a cluster that is down), until startApiServer. */
+  stopApiServer(): Promise<void>;
+  /** Starts a stopped kube-apiserver again (same data, same port); resolves once it is ready. */
+  startApiServer(): Promise<void>;
   /** Stops every process and removes the directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -349,6 +353,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     ...cluster,
     async restartApiServer() {
       await apiserver.stop();
+      apiserver.start();
+      await apiserverReady();
+    },
+    async stopApiServer() {
+      await apiserver.stop();
+    },
+    async startApiServer() {
       apiserver.start();
       await apiserverReady();
     },

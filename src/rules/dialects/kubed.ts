@@ -84,6 +84,16 @@ function parseKubedSource(context: SourceContext): SourceSpec {
   return { push, consent: [], unsupported, problems };
 }
 
+/**
+ * The contexts a source's `sync-contexts` names (trimmed, empty entries dropped, duplicates
+ * removed): the remote clusters it is copied into when nsync runs with `--remote-kubeconfig`
+ * (docs/adr/0145). Context names are compared as they are, like kubed does.
+ */
+export function syncContextsOf(annotations: Readonly<Record<string, string>>): string[] {
+  const text = readAnnotation(annotations, kubed.syncContexts);
+  return text === undefined ? [] : [...new Set(parsePatternList(text))];
+}
+
 /** kubed has no pull: nothing a target carries asks kubed to fill it. */
 function parseKubedTarget(): DialectTargetResult {
   return { claim: undefined, pull: undefined, problems: [] };
