@@ -14,11 +14,9 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiserverReleaseFlags, CONTROLLERS, parseKubeVersion } from './versions.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-/** Controllers of kube-controller-manager that nsync's behaviour depends on. */
-const CONTROLLERS = 'namespace,garbagecollector,serviceaccount,root-ca-cert-publisher';
 
 /** Options for one control plane. */
 export interface ControlPlaneOptions {
@@ -30,6 +28,11 @@ export interface ControlPlaneOptions {
   readonly etcdFlags?: readonly string[];
   /** How long to wait for readiness. @default 120_000 */
   readonly readyTimeoutMs?: number;
+  /**
+   * Kubernetes release to run: `1.35`, `v1.35` or `v1.35.4`, one of those pinned under
+   * tools/controlplane/kubernetes/. @default $NSYNC_KUBE_VERSION, else the newest pinned
+   */
+  readonly kubernetesVersion?: string;
 }
 
 /** A credential accepted by the API server: a static token user or a service account token. */
@@ -43,6 +46,8 @@ export interface Identity {
 /** What a process needs to use a control plane another process started (serialisable). */
 export interface ClusterInfo {
   readonly dir: string;
+  /** The Kubernetes release running, as its /version reports it (e.g. `v1.37.2`). */
+  readonly version: string;
   readonly server: string;
   readonly caFile: string;
   readonly admin: Identity;
@@ -84,13 +89,26 @@ export interface ApiResult<T> {
   readonly body: T;
 }
 
-/** Directory of the built binaries (builds them on first use; cached outside the repo). */
-export function controlPlaneBinaries(): string {
-  const out = execFileSync('bash', [join(here, 'build.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return out.trim().split('\n').at(-1) ?? '';
+/** Built binaries of one Kubernetes release. */
+export interface ControlPlaneBinaries {
+  /** Directory holding etcd, kube-apiserver and kube-controller-manager. */
+  readonly dir: string;
+  /** The release they are, e.g. `v1.37.2`. */
+  readonly version: string;
+}
+
+/**
+ * The binaries of a pinned release (`1.35`, `v1.35.4`; default $NSYNC_KUBE_VERSION, else the
+ * newest pinned), built on first use and cached outside the repository by build.sh.
+ */
+export function controlPlaneBinaries(
+  kubernetesVersion: string | undefined = process.env['NSYNC_KUBE_VERSION'],
+): ControlPlaneBinaries {
+  const args = [join(here, 'build.sh'), ...(kubernetesVersion ? [kubernetesVersion] : [])];
+  const out = execFileSync('bash', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const dir = out.trim().split('\n').at(-1) ?? '';
+  const version = parseKubeVersion(readFileSync(join(dir, 'version'), 'utf8')).gitVersion;
+  return { dir, version };
 }
 
 /** Asks the kernel for a free loopback port. */
@@ -203,7 +221,8 @@ async function waitFor(
 
 /** Starts a control plane in a fresh temporary directory. */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const bin = controlPlaneBinaries();
+  const binaries = controlPlaneBinaries(options.kubernetesVersion);
+  const bin = binaries.dir;
   const dir = mkdtempSync(join(tmpdir(), 'nsync-cp-'));
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const server = `https://127.0.0.1:${apiPort}`;
@@ -266,6 +285,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--service-account-key-file=${saKey}`,
       `--service-account-signing-key-file=${saKey}`,
       '--v=0',
+      ...apiserverReleaseFlags(parseKubeVersion(binaries.version)),
       ...(options.apiserverFlags ?? []),
     ],
     join(dir, 'kube-apiserver.log'),
@@ -276,7 +296,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     join(bin, 'kube-controller-manager'),
     [
       `--kubeconfig=${admin.kubeconfigPath}`,
-      `--controllers=${CONTROLLERS}`,
+      `--controllers=${CONTROLLERS.join(',')}`,
       '--use-service-account-credentials=false',
       `--root-ca-file=${caFile}`,
       '--leader-elect=false',
@@ -339,6 +359,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   const cluster = attachCluster({
     dir,
+    version: binaries.version,
     server,
     caFile,
     admin,
@@ -382,6 +403,7 @@ export function attachCluster(info: ClusterInfo): Cluster {
     ) => apiCall<T>(info.server, info.caFile, token, method, path, body, contentType),
     info: () => ({
       dir: info.dir,
+      version: info.version,
       server: info.server,
       caFile: info.caFile,
       admin: info.admin,
