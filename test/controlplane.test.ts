@@ -3,6 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { startControlPlane } from '../tools/controlplane/harness.ts';
 import { loadKubeConfig, Transport } from '../src/kube/transport.ts';
 import { ListWatch } from '../src/kube/listwatch.ts';
@@ -11,6 +12,38 @@ import { ApiError } from '../src/kube/errors.ts';
 import { createNamespaces, eventually, sharedCluster, uniqueName } from './support/cluster.ts';
 
 const cluster = sharedCluster();
+const buildScript = new URL('../tools/controlplane/build.sh', import.meta.url).pathname;
+
+test('the API server is the release asked for: NSYNC_KUBE_VERSION, else the newest pinned', async () => {
+  const pinned = execFileSync('bash', [buildScript, '--list'], { encoding: 'utf8' }).trim().split('\n');
+  assert.ok(pinned.length >= 1, 'at least one release is pinned');
+  const requested = process.env['NSYNC_KUBE_VERSION'];
+  const expected = requested
+    ? pinned.find((version) => `${version}.`.startsWith(`v${requested.replace(/^v/, '')}.`))
+    : pinned[0];
+  assert.ok(expected, `${requested ?? ''} is one of the pinned releases ${pinned.join(', ')}`);
+  const version = await cluster.api<{ gitVersion?: string; major?: string; minor?: string }>(
+    'GET',
+    '/version',
+  );
+  assert.equal(version.status, 200);
+  assert.equal(version.body.gitVersion, expected);
+  assert.equal(`v${version.body.major ?? ''}.${version.body.minor ?? ''}.`, expected.replace(/\d+$/, ''));
+  assert.equal(cluster.version, expected, 'the harness reports the release it runs');
+});
+
+test('build.sh refuses a release that is not pinned, naming the pinned ones and how to pin', () => {
+  for (const [version, says] of [
+    ['1.2', /1\.2 is not pinned; pinned: v1\.\d+\.\d+/],
+    ['v1.34.999', /v1\.34\.999 is not pinned; 1\.34 is pinned at v1\.34\.\d+[\s\S]*pin\.sh v1\.34\.999/],
+    ['latest', /'latest' is not a Kubernetes version/],
+  ] as const) {
+    const run = spawnSync('bash', [buildScript, version], { encoding: 'utf8' });
+    assert.equal(run.status, 2, `exit code for ${version}`);
+    assert.match(run.stderr, says);
+    assert.equal(run.stdout, '', 'prints no directory');
+  }
+});
 
 test('a Secret can be created, listed and watched', async () => {
   const [ns = ''] = await createNamespaces(cluster, [{ name: uniqueName('cp-crud') }]);

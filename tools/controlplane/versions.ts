@@ -44,11 +44,11 @@ interface ReleaseFlag {
 /**
  * `--endpoint-reconciler-type=none`: the default (`lease`) reconciler publishes the advertise
  * address (127.0.0.1 here) as the endpoint of the `default/kubernetes` Service, and a loopback
- * address is not a valid endpoint. Up to 1.36 the reconciler's writes fail and are logged every
- * interval; 1.37 checks the address first and kube-apiserver exits ("cannot use public IP
- * 127.0.0.1 with endpoint reconciler"). Nothing reaches the API server through that Service here
- * (there are no pods), and the Service itself is still created, so it is off on every release:
- * one configuration across the matrix, and no error loop on the older ones.
+ * address is not a valid endpoint. Up to 1.36 that write is refused every 10 s ("unable to sync
+ * kubernetes service ... may not be in the loopback range") and the Endpoints never exist; 1.37
+ * checks the address at start and kube-apiserver exits ("cannot use public IP 127.0.0.1 with
+ * endpoint reconciler"). With `none` the API looks the same on every release (the Service, no
+ * Endpoints), so it is set on all of them: one configuration across the matrix, no error loop.
  */
 const RELEASE_FLAGS: readonly ReleaseFlag[] = [{ flag: '--endpoint-reconciler-type=none', fromMinor: 34 }];
 
