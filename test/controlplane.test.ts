@@ -200,3 +200,13 @@ test('a watch is re-established after the API server and etcd restart in place',
     await own.stop();
   }
 });
+
+test('a component that exits at start fails the start at once, with the end of its log', async () => {
+  await assert.rejects(
+    startControlPlane({ controllerManager: false, apiserverFlags: ['--no-such-flag-for-the-harness'] }),
+    (error: unknown) =>
+      error instanceof Error &&
+      /^kube-apiserver exited \(exit code \d+\) before it was ready/.test(error.message) &&
+      error.message.includes('no-such-flag-for-the-harness'),
+  );
+});

@@ -170,6 +170,15 @@ class Component {
     return this.child?.pid;
   }
 
+  /** How the process ended, if it has (e.g. `exit code 1`); undefined while it runs. */
+  get ended(): string | undefined {
+    const child = this.child;
+    if (!child) return undefined;
+    if (child.exitCode !== null) return `exit code ${child.exitCode}`;
+    if (child.signalCode !== null) return `signal ${child.signalCode}`;
+    return undefined;
+  }
+
   start(): void {
     const log = openSync(this.logFile, 'a');
     const child = spawn(this.binary, this.args, { stdio: ['ignore', log, log] });
@@ -203,20 +212,27 @@ class Component {
   }
 }
 
+/**
+ * Polls until `component` is ready. Fails at once, with the end of its log, if the process exits
+ * first (a flag a release refuses, a port taken), instead of waiting out the whole deadline.
+ */
 async function waitFor(
-  what: string,
+  component: Component,
   timeoutMs: number,
   check: () => Promise<boolean>,
-  onTimeout: () => string,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 50;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
+    const ended = component.ended;
+    if (ended !== undefined) {
+      throw new Error(`${component.name} exited (${ended}) before it was ready\n${component.tail()}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 500);
   }
-  throw new Error(`${what} not ready after ${timeoutMs} ms\n${onTimeout()}`);
+  throw new Error(`${component.name} not ready after ${timeoutMs} ms\n${component.tail()}`);
 }
 
 /** Starts a control plane in a fresh temporary directory. */
@@ -320,21 +336,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   const apiserverReady = async (): Promise<void> => {
     await waitFor(
-      'kube-apiserver',
+      apiserver,
       readyTimeoutMs,
       async () =>
         (await api('GET', '/readyz')).status === 200 &&
         (await api('GET', '/api/v1/namespaces/default')).status === 200,
-      () => apiserver.tail(),
     );
   };
   const etcdReady = async (): Promise<void> => {
-    await waitFor(
-      'etcd',
-      readyTimeoutMs,
-      async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok,
-      () => etcd.tail(),
-    );
+    await waitFor(etcd, readyTimeoutMs, async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok);
   };
 
   let stopped = false;
