@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { startControlPlane } from '../tools/controlplane/harness.ts';
 import { loadKubeConfig, Transport } from '../src/kube/transport.ts';
 import { ListWatch } from '../src/kube/listwatch.ts';
@@ -30,6 +31,20 @@ test('the API server is the release asked for: NSYNC_KUBE_VERSION, else the newe
   assert.equal(version.body.gitVersion, expected);
   assert.equal(`v${version.body.major ?? ''}.${version.body.minor ?? ''}.`, expected.replace(/\d+$/, ''));
   assert.equal(cluster.version, expected, 'the harness reports the release it runs');
+});
+
+test('etcd is the minor the release is built against (its go.etcd.io/etcd/client/v3)', () => {
+  const minor = /^v1\.(\d+)\./.exec(cluster.version)?.[1] ?? '';
+  const wrapper = readFileSync(
+    new URL(`../tools/controlplane/kubernetes/1.${minor}/go.mod`, import.meta.url),
+    'utf8',
+  );
+  const client = /^\s*go\.etcd\.io\/etcd\/client\/v3 v(\d+\.\d+)\./m.exec(wrapper)?.[1];
+  assert.ok(client, `the 1.${minor} wrapper names its etcd client`);
+  assert.ok(
+    cluster.etcdVersion.startsWith(`${client}.`),
+    `etcd ${cluster.etcdVersion} runs under Kubernetes ${cluster.version}, built against etcd ${client}`,
+  );
 });
 
 test('build.sh refuses a release that is not pinned, naming the pinned ones and how to pin', () => {

@@ -8,7 +8,8 @@
 #                             else the newest pinned minor (what CI and npm test use)
 #   build.sh --list           the pinned releases, newest first
 #
-# Each minor has its wrapper module under kubernetes/<minor>/, written by pin.sh.
+# Each minor has its wrapper module under kubernetes/<minor>/, written by pin.sh, and runs with
+# the etcd minor it is built against (its go.etcd.io/etcd/client/v3), from etcd/<minor>/.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -55,7 +56,15 @@ if [[ -z ${k8s_version:-} ]]; then
 fi
 
 mod_dir="$here/kubernetes/$minor_dir"
-key=$(cat "$here/build.sh" "$mod_dir/go.mod" "$mod_dir/go.sum" "$here/etcd/go.mod" "$here/etcd/go.sum" |
+etcd_client=$(awk '$1 == "go.etcd.io/etcd/client/v3" { print $2; exit }' "$mod_dir/go.mod")
+etcd_dir="$here/etcd/$(sed -E 's/^v([0-9]+\.[0-9]+)\..*/\1/' <<<"$etcd_client")"
+if [[ ! -f $etcd_dir/go.mod ]]; then
+  echo "build.sh: Kubernetes $k8s_version is built against etcd $etcd_client, and ${etcd_dir#"$here/"}/ is not pinned;" >&2
+  echo "build.sh: pin it with: bash tools/controlplane/pin.sh $k8s_version" >&2
+  exit 2
+fi
+etcd_version=$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" { print $3; exit }' "$etcd_dir/go.mod")
+key=$(cat "$here/build.sh" "$mod_dir/go.mod" "$mod_dir/go.sum" "$etcd_dir/go.mod" "$etcd_dir/go.sum" |
   sha256sum | cut -c1-16)
 cache_root=${NSYNC_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nsync/controlplane}
 out="$cache_root/$k8s_version-$key"
@@ -81,8 +90,8 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 start=$SECONDS
-echo "build.sh: building Kubernetes $k8s_version into $out (a cold build takes several minutes)" >&2
-(cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
+echo "build.sh: building Kubernetes $k8s_version and etcd $etcd_version into $out (a cold build takes several minutes)" >&2
+(cd "$etcd_dir" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
 (cd "$mod_dir" && go build -trimpath -ldflags "$ldflags" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
 echo "build.sh: built in $((SECONDS - start)) s" >&2
@@ -95,7 +104,13 @@ for binary in kube-apiserver kube-controller-manager; do
     exit 1
   fi
 done
+etcd_reported=$("$tmp/etcd" --version)
+if [[ ${etcd_reported%%$'\n'*} != "etcd Version: ${etcd_version#v}" ]]; then
+  echo "build.sh: etcd reports '${etcd_reported%%$'\n'*}', expected etcd $etcd_version" >&2
+  exit 1
+fi
 echo "$k8s_version" >"$tmp/version"
+echo "$etcd_version" >"$tmp/etcd-version"
 
 rm -rf "$out"
 mv "$tmp" "$out"

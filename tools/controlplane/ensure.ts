@@ -6,7 +6,7 @@
 import { controlPlaneBinaries } from './harness.ts';
 
 const started = performance.now();
-const { dir, version } = controlPlaneBinaries();
+const { dir, version, etcdVersion } = controlPlaneBinaries();
 console.log(
-  `control plane binaries: Kubernetes ${version} in ${dir} (${Math.round(performance.now() - started)} ms)`,
+  `control plane binaries: Kubernetes ${version}, etcd ${etcdVersion} in ${dir} (${Math.round(performance.now() - started)} ms)`,
 );

@@ -48,6 +48,8 @@ export interface ClusterInfo {
   readonly dir: string;
   /** The Kubernetes release running, as its /version reports it (e.g. `v1.37.2`). */
   readonly version: string;
+  /** The etcd release under it, as etcd's /version reports it (e.g. `3.7.3`). */
+  readonly etcdVersion: string;
   readonly server: string;
   readonly caFile: string;
   readonly admin: Identity;
@@ -95,6 +97,8 @@ export interface ControlPlaneBinaries {
   readonly dir: string;
   /** The release they are, e.g. `v1.37.2`. */
   readonly version: string;
+  /** The etcd paired with it (the minor its etcd client is), e.g. `v3.7.3`. */
+  readonly etcdVersion: string;
 }
 
 /**
@@ -108,7 +112,8 @@ export function controlPlaneBinaries(
   const out = execFileSync('bash', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const dir = out.trim().split('\n').at(-1) ?? '';
   const version = parseKubeVersion(readFileSync(join(dir, 'version'), 'utf8')).gitVersion;
-  return { dir, version };
+  const etcdVersion = readFileSync(join(dir, 'etcd-version'), 'utf8').trim();
+  return { dir, version, etcdVersion };
 }
 
 /** Asks the kernel for a free loopback port. */
@@ -356,9 +361,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     rmSync(dir, { recursive: true, force: true });
   };
 
+  let etcdVersion: string;
   try {
     etcd.start();
     await etcdReady();
+    const etcdAnswer = (await (await fetch(`http://127.0.0.1:${etcdPort}/version`)).json()) as {
+      etcdserver?: string;
+    };
+    etcdVersion = etcdAnswer.etcdserver ?? '';
     apiserver.start();
     await apiserverReady();
     if (components.includes(controllerManager)) controllerManager.start();
@@ -370,6 +380,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const cluster = attachCluster({
     dir,
     version: binaries.version,
+    etcdVersion,
     server,
     caFile,
     admin,
@@ -414,6 +425,7 @@ export function attachCluster(info: ClusterInfo): Cluster {
     info: () => ({
       dir: info.dir,
       version: info.version,
+      etcdVersion: info.etcdVersion,
       server: info.server,
       caFile: info.caFile,
       admin: info.admin,

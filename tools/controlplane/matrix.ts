@@ -51,7 +51,7 @@ async function runSuite(version: string, files: readonly string[]): Promise<Outc
     console.error(`test:matrix: could not build Kubernetes ${version}:`, error);
     return { version, counts: {}, exitCode: 1, seconds: (performance.now() - started) / 1000 };
   }
-  console.log(`\n=== Kubernetes ${binaries.version} (${binaries.dir})`);
+  console.log(`\n=== Kubernetes ${binaries.version}, etcd ${binaries.etcdVersion} (${binaries.dir})`);
   const child = spawn(
     process.execPath,
     [
