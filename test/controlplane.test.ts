@@ -3,6 +3,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { startControlPlane } from '../tools/controlplane/harness.ts';
 import { loadKubeConfig, Transport } from '../src/kube/transport.ts';
 import { ListWatch } from '../src/kube/listwatch.ts';
@@ -11,6 +13,52 @@ import { ApiError } from '../src/kube/errors.ts';
 import { createNamespaces, eventually, sharedCluster, uniqueName } from './support/cluster.ts';
 
 const cluster = sharedCluster();
+const buildScript = new URL('../tools/controlplane/build.sh', import.meta.url).pathname;
+
+test('the API server is the release asked for: NSYNC_KUBE_VERSION, else the newest pinned', async () => {
+  const pinned = execFileSync('bash', [buildScript, '--list'], { encoding: 'utf8' }).trim().split('\n');
+  assert.ok(pinned.length >= 1, 'at least one release is pinned');
+  const requested = process.env['NSYNC_KUBE_VERSION'];
+  const expected = requested
+    ? pinned.find((version) => `${version}.`.startsWith(`v${requested.replace(/^v/, '')}.`))
+    : pinned[0];
+  assert.ok(expected, `${requested ?? ''} is one of the pinned releases ${pinned.join(', ')}`);
+  const version = await cluster.api<{ gitVersion?: string; major?: string; minor?: string }>(
+    'GET',
+    '/version',
+  );
+  assert.equal(version.status, 200);
+  assert.equal(version.body.gitVersion, expected);
+  assert.equal(`v${version.body.major ?? ''}.${version.body.minor ?? ''}.`, expected.replace(/\d+$/, ''));
+  assert.equal(cluster.version, expected, 'the harness reports the release it runs');
+});
+
+test('etcd is the minor the release is built against (its go.etcd.io/etcd/client/v3)', () => {
+  const minor = /^v1\.(\d+)\./.exec(cluster.version)?.[1] ?? '';
+  const wrapper = readFileSync(
+    new URL(`../tools/controlplane/kubernetes/1.${minor}/go.mod`, import.meta.url),
+    'utf8',
+  );
+  const client = /^\s*go\.etcd\.io\/etcd\/client\/v3 v(\d+\.\d+)\./m.exec(wrapper)?.[1];
+  assert.ok(client, `the 1.${minor} wrapper names its etcd client`);
+  assert.ok(
+    cluster.etcdVersion.startsWith(`${client}.`),
+    `etcd ${cluster.etcdVersion} runs under Kubernetes ${cluster.version}, built against etcd ${client}`,
+  );
+});
+
+test('build.sh refuses a release that is not pinned, naming the pinned ones and how to pin', () => {
+  for (const [version, says] of [
+    ['1.2', /1\.2 is not pinned; pinned: v1\.\d+\.\d+/],
+    ['v1.34.999', /v1\.34\.999 is not pinned; 1\.34 is pinned at v1\.34\.\d+[\s\S]*pin\.sh v1\.34\.999/],
+    ['latest', /'latest' is not a Kubernetes version/],
+  ] as const) {
+    const run = spawnSync('bash', [buildScript, version], { encoding: 'utf8' });
+    assert.equal(run.status, 2, `exit code for ${version}`);
+    assert.match(run.stderr, says);
+    assert.equal(run.stdout, '', 'prints no directory');
+  }
+});
 
 test('a Secret can be created, listed and watched', async () => {
   const [ns = ''] = await createNamespaces(cluster, [{ name: uniqueName('cp-crud') }]);
@@ -166,4 +214,14 @@ test('a watch is re-established after the API server and etcd restart in place',
     transport.close();
     await own.stop();
   }
+});
+
+test('a component that exits at start fails the start at once, with the end of its log', async () => {
+  await assert.rejects(
+    startControlPlane({ controllerManager: false, apiserverFlags: ['--no-such-flag-for-the-harness'] }),
+    (error: unknown) =>
+      error instanceof Error &&
+      /^kube-apiserver exited \(exit code \d+\) before it was ready/.test(error.message) &&
+      error.message.includes('no-such-flag-for-the-harness'),
+  );
 });

@@ -8,7 +8,7 @@ import { startControlPlane } from './controlplane/harness.ts';
 const controlPlane = await startControlPlane();
 console.log(`export KUBECONFIG=${controlPlane.admin.kubeconfigPath}`);
 console.error(
-  `kube-apiserver ${controlPlane.server} is ready (logs in ${controlPlane.dir}). Ctrl-C stops it.`,
+  `kube-apiserver ${controlPlane.version} (etcd ${controlPlane.etcdVersion}) ${controlPlane.server} is ready (logs in ${controlPlane.dir}). Ctrl-C stops it.`,
 );
 for (const user of controlPlane.users) {
   console.error(`  user ${user.user} (no rights until RBAC grants some): ${user.kubeconfigPath}`);

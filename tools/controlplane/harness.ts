@@ -14,12 +14,9 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiserverReleaseFlags, CONTROLLERS, parseKubeVersion } from './versions.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-/** Controllers of kube-controller-manager that nsync's behaviour depends on. */
-const CONTROLLERS =
-  'namespace,garbagecollector,serviceaccount,root-ca-cert-publisher,clusterrole-aggregation';
 
 /** Options for one control plane. */
 export interface ControlPlaneOptions {
@@ -31,6 +28,11 @@ export interface ControlPlaneOptions {
   readonly etcdFlags?: readonly string[];
   /** How long to wait for readiness. @default 120_000 */
   readonly readyTimeoutMs?: number;
+  /**
+   * Kubernetes release to run: `1.35`, `v1.35` or `v1.35.4`, one of those pinned under
+   * tools/controlplane/kubernetes/. @default $NSYNC_KUBE_VERSION, else the newest pinned
+   */
+  readonly kubernetesVersion?: string;
 }
 
 /** A credential accepted by the API server: a static token user or a service account token. */
@@ -44,6 +46,10 @@ export interface Identity {
 /** What a process needs to use a control plane another process started (serialisable). */
 export interface ClusterInfo {
   readonly dir: string;
+  /** The Kubernetes release running, as its /version reports it (e.g. `v1.37.2`). */
+  readonly version: string;
+  /** The etcd release under it, as etcd's /version reports it (e.g. `3.7.3`). */
+  readonly etcdVersion: string;
   readonly server: string;
   readonly caFile: string;
   readonly admin: Identity;
@@ -89,13 +95,29 @@ export interface ApiResult<T> {
   readonly body: T;
 }
 
-/** Directory of the built binaries (builds them on first use; cached outside the repo). */
-export function controlPlaneBinaries(): string {
-  const out = execFileSync('bash', [join(here, 'build.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return out.trim().split('\n').at(-1) ?? '';
+/** Built binaries of one Kubernetes release. */
+export interface ControlPlaneBinaries {
+  /** Directory holding etcd, kube-apiserver and kube-controller-manager. */
+  readonly dir: string;
+  /** The release they are, e.g. `v1.37.2`. */
+  readonly version: string;
+  /** The etcd paired with it (the minor its etcd client is), e.g. `v3.7.3`. */
+  readonly etcdVersion: string;
+}
+
+/**
+ * The binaries of a pinned release (`1.35`, `v1.35.4`; default $NSYNC_KUBE_VERSION, else the
+ * newest pinned), built on first use and cached outside the repository by build.sh.
+ */
+export function controlPlaneBinaries(
+  kubernetesVersion: string | undefined = process.env['NSYNC_KUBE_VERSION'],
+): ControlPlaneBinaries {
+  const args = [join(here, 'build.sh'), ...(kubernetesVersion ? [kubernetesVersion] : [])];
+  const out = execFileSync('bash', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const dir = out.trim().split('\n').at(-1) ?? '';
+  const version = parseKubeVersion(readFileSync(join(dir, 'version'), 'utf8')).gitVersion;
+  const etcdVersion = readFileSync(join(dir, 'etcd-version'), 'utf8').trim();
+  return { dir, version, etcdVersion };
 }
 
 /** Asks the kernel for a free loopback port. */
@@ -157,6 +179,15 @@ class Component {
     return this.child?.pid;
   }
 
+  /** How the process ended, if it has (e.g. `exit code 1`); undefined while it runs. */
+  get ended(): string | undefined {
+    const child = this.child;
+    if (!child) return undefined;
+    if (child.exitCode !== null) return `exit code ${child.exitCode}`;
+    if (child.signalCode !== null) return `signal ${child.signalCode}`;
+    return undefined;
+  }
+
   start(): void {
     const log = openSync(this.logFile, 'a');
     const child = spawn(this.binary, this.args, { stdio: ['ignore', log, log] });
@@ -190,25 +221,33 @@ class Component {
   }
 }
 
+/**
+ * Polls until `component` is ready. Fails at once, with the end of its log, if the process exits
+ * first (a flag a release refuses, a port taken), instead of waiting out the whole deadline.
+ */
 async function waitFor(
-  what: string,
+  component: Component,
   timeoutMs: number,
   check: () => Promise<boolean>,
-  onTimeout: () => string,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 50;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
+    const ended = component.ended;
+    if (ended !== undefined) {
+      throw new Error(`${component.name} exited (${ended}) before it was ready\n${component.tail()}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 500);
   }
-  throw new Error(`${what} not ready after ${timeoutMs} ms\n${onTimeout()}`);
+  throw new Error(`${component.name} not ready after ${timeoutMs} ms\n${component.tail()}`);
 }
 
 /** Starts a control plane in a fresh temporary directory. */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const bin = controlPlaneBinaries();
+  const binaries = controlPlaneBinaries(options.kubernetesVersion);
+  const bin = binaries.dir;
   const dir = mkdtempSync(join(tmpdir(), 'nsync-cp-'));
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const server = `https://127.0.0.1:${apiPort}`;
@@ -271,6 +310,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--service-account-key-file=${saKey}`,
       `--service-account-signing-key-file=${saKey}`,
       '--v=0',
+      ...apiserverReleaseFlags(parseKubeVersion(binaries.version)),
       ...(options.apiserverFlags ?? []),
     ],
     join(dir, 'kube-apiserver.log'),
@@ -281,7 +321,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     join(bin, 'kube-controller-manager'),
     [
       `--kubeconfig=${admin.kubeconfigPath}`,
-      `--controllers=${CONTROLLERS}`,
+      `--controllers=${CONTROLLERS.join(',')}`,
       '--use-service-account-credentials=false',
       `--root-ca-file=${caFile}`,
       '--leader-elect=false',
@@ -305,21 +345,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   const apiserverReady = async (): Promise<void> => {
     await waitFor(
-      'kube-apiserver',
+      apiserver,
       readyTimeoutMs,
       async () =>
         (await api('GET', '/readyz')).status === 200 &&
         (await api('GET', '/api/v1/namespaces/default')).status === 200,
-      () => apiserver.tail(),
     );
   };
   const etcdReady = async (): Promise<void> => {
-    await waitFor(
-      'etcd',
-      readyTimeoutMs,
-      async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok,
-      () => etcd.tail(),
-    );
+    await waitFor(etcd, readyTimeoutMs, async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok);
   };
 
   let stopped = false;
@@ -331,9 +365,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     rmSync(dir, { recursive: true, force: true });
   };
 
+  let etcdVersion: string;
   try {
     etcd.start();
     await etcdReady();
+    const etcdAnswer = (await (await fetch(`http://127.0.0.1:${etcdPort}/version`)).json()) as {
+      etcdserver?: string;
+    };
+    etcdVersion = etcdAnswer.etcdserver ?? '';
     apiserver.start();
     await apiserverReady();
     if (components.includes(controllerManager)) controllerManager.start();
@@ -344,6 +383,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   const cluster = attachCluster({
     dir,
+    version: binaries.version,
+    etcdVersion,
     server,
     caFile,
     admin,
@@ -394,6 +435,8 @@ export function attachCluster(info: ClusterInfo): Cluster {
     ) => apiCall<T>(info.server, info.caFile, token, method, path, body, contentType),
     info: () => ({
       dir: info.dir,
+      version: info.version,
+      etcdVersion: info.etcdVersion,
       server: info.server,
       caFile: info.caFile,
       admin: info.admin,
