@@ -441,7 +441,7 @@ test('the CRDs ship in the chart’s crds/, which Helm installs before any templ
   assert.equal(withCrds.filter((kind) => kind === 'CustomResourceDefinition').length, 2);
 });
 
-/** nsync.kinds with every identity kind on (docs/adr/0130), and the namespace trusted with them. */
+/** nsync.kinds with every identity kind on (docs/adr/0017), and the namespace trusted with them. */
 const RBAC_KINDS_ON = [
   '--set-json',
   'nsync.kinds=["secrets","configmaps","roles","rolebindings","serviceaccounts"]',
@@ -831,7 +831,7 @@ test('the chart’s RBAC, applied for real, lets nsync’s ServiceAccount do its
       { verb: 'list', group: 'events.k8s.io', resource: 'events' },
       { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings' },
       { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
-      // The identity kinds are off by default (docs/adr/0130): no rights on them at all.
+      // The identity kinds are off by default (docs/adr/0017): no rights on them at all.
       { verb: 'list', group: 'rbac.authorization.k8s.io', resource: 'roles' },
       { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', namespace: elsewhere },
       { verb: 'create', resource: 'serviceaccounts', namespace: elsewhere },

@@ -1,5 +1,5 @@
 /**
- * kubed's sync-contexts against real clusters (docs/multicluster.md, docs/adr/0145): the shared
+ * kubed's sync-contexts against real clusters (docs/multicluster.md, docs/adr/0018): the shared
  * control plane is the source cluster ("home"); two more control planes are the targets "east"
  * (its context names a namespace) and "west" (it does not: copies go to the source's namespace).
  */

@@ -2,7 +2,7 @@
  * Roles, RoleBindings and ServiceAccounts, as kubernetes-replicator replicates them
  * (dialects.md §2 and §5), on the real control plane: a Role's rules, a RoleBinding's subjects and
  * roleRef, a ServiceAccount's imagePullSecrets — pushed and pulled, only from the namespaces the
- * operator trusts (`--rbac-source-namespaces`, docs/adr/0130). The tenant's side of it (no
+ * operator trusts (`--rbac-source-namespaces`, docs/adr/0017). The tenant's side of it (no
  * escalation) is test/security/rbac-tenant.test.ts.
  */
 import assert from 'node:assert/strict';

@@ -26,7 +26,7 @@ export interface Profile {
     readonly unrelatedKiB: number;
     /**
      * S4: unrelated Roles and as many RoleBindings (nsync watches both kinds in S3/S4): their
-     * metadata-only caches must keep memory flat (docs/adr/0130).
+     * metadata-only caches must keep memory flat (docs/adr/0017).
      */
     readonly unrelatedRbac: number;
     /** S3: ClusterMirrors present (each pushes a source into one namespace); their status writes are counted. */

@@ -53,7 +53,7 @@ export interface MirrorOrigin {
 /**
  * What one resource asks for: a native push rule of one source. The rule carries
  * `dialect: 'native'` because its mirrors are marked exactly like those of `nsync.dev/push-to`
- * (docs/adr/0060): nsync's own markers, nobody else's.
+ * (docs/adr/0016): nsync's own markers, nobody else's.
  */
 export interface MirrorRule {
   readonly origin: MirrorOrigin;

@@ -202,7 +202,7 @@ export interface Config {
   readonly excludeNamespaces: readonly string[];
   readonly sourceNamespaces: readonly string[];
   readonly kinds: readonly Kind[];
-  /** `--rbac-source-namespaces`: the only namespaces whose identity kinds are sources (ADR 130). */
+  /** `--rbac-source-namespaces`: the only namespaces whose identity kinds are sources (ADR 17). */
   readonly rbacSourceNamespaces: readonly string[];
   readonly dialects: readonly Dialect[];
   readonly optOutLabel: string;
@@ -224,7 +224,7 @@ export interface Config {
   readonly clusterName: string;
   /**
    * `--remote-kubeconfig`: each context is a target cluster for kubed's `sync-contexts`
-   * (docs/adr/0145); '' = cross-cluster sync is off and `sync-contexts` is reported unsupported.
+   * (docs/adr/0018); '' = cross-cluster sync is off and `sync-contexts` is reported unsupported.
    */
   readonly remoteKubeconfig: string;
   readonly adoptReplicatorReplicas: boolean;

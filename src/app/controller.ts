@@ -68,7 +68,7 @@ export class Controller {
   private readonly metrics: Metrics;
   private readonly elector: LeaderElector | undefined;
   private readonly deps: ReconcileDeps;
-  /** One pipeline per remote cluster (docs/adr/0145); empty without --remote-kubeconfig. */
+  /** One pipeline per remote cluster (docs/adr/0018); empty without --remote-kubeconfig. */
   readonly remotes: readonly RemoteCluster[];
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;

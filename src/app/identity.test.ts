@@ -1,5 +1,5 @@
 /**
- * Roles, RoleBindings and ServiceAccounts in the planner and renderer (docs/adr/0130): their
+ * Roles, RoleBindings and ServiceAccounts in the planner and renderer (docs/adr/0017): their
  * content fields, the trust list for push and pull, a binding waiting for its Role, pulls that
  * leave a binding's roleRef alone, and reserved names and namespaces per kind.
  */

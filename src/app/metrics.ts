@@ -40,7 +40,7 @@ export class Metrics {
   readonly leader: Gauge;
   readonly ruleProblems: Counter<'dialect'>;
   readonly events: Counter<'type' | 'reason'>;
-  /** Per remote cluster (docs/adr/0145): 1 while every remote watch has synced and is open. */
+  /** Per remote cluster (docs/adr/0018): 1 while every remote watch has synced and is open. */
   readonly remoteUp: Gauge<'cluster'>;
   readonly remoteWrites: Counter<'cluster' | 'verb' | 'outcome'>;
   readonly remoteErrors: Counter<'cluster'>;

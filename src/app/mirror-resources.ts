@@ -43,7 +43,7 @@ function cachedOf(resource: MirrorResourceV1): CachedMirror {
       ? `ClusterMirror/${resource.metadata.name}`
       : `Mirror/${namespace}/${resource.metadata.name}`;
   // An invalid resource still names its source where it can, so that the source's reconcile
-  // writes the resource's status (and keeps the mirrors it made, ADR 0060).
+  // writes the resource's status (and keeps the mirrors it made, ADR 16).
   const source = conversion.ok ? conversion.rule.source : fallbackSource(resource);
   return {
     key,

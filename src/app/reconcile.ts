@@ -44,7 +44,7 @@ export interface ReconcileDeps {
   /** ClusterMirrors and Mirrors; absent where they are not served (explain of annotations). */
   readonly resources?: MirrorResources;
   /**
-   * The contexts of `--remote-kubeconfig` when it is set (docs/adr/0145): `sync-contexts` is then
+   * The contexts of `--remote-kubeconfig` when it is set (docs/adr/0018): `sync-contexts` is then
    * served by the remote pipelines, and only contexts not in the file are reported here.
    */
   readonly remoteContexts?: ReadonlySet<string>;

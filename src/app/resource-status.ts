@@ -1,5 +1,5 @@
 /**
- * ClusterMirror and Mirror in the reconcile of their source (docs/adr/0060): their rules join the
+ * ClusterMirror and Mirror in the reconcile of their source (docs/adr/0016): their rules join the
  * source's annotation rules before planning, and after the writes each resource's status is
  * computed from the decisions its own rule made — written only when it changed, so an idle
  * cluster costs no status write.

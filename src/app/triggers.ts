@@ -89,7 +89,7 @@ export function wireTriggers(cache: ClusterCache, sink: KeySink, clusterName = '
   });
   if (cache.kinds.includes('RoleBinding')) {
     // A RoleBinding mirror that binds a Role waits until that Role exists in its namespace
-    // (docs/adr/0130): a Role appearing or vanishing may release or concern any binding source.
+    // (docs/adr/0017): a Role appearing or vanishing may release or concern any binding source.
     // Binding sources are few (trusted namespaces only), so all of them are looked at.
     unsubscribers.push(
       cache.objects.Role.onChange((change) => {

@@ -91,7 +91,7 @@ const EXEC_API_VERSIONS = new Set([
 
 /**
  * The context names of one kubeconfig file, in file order: the target clusters of kubed's
- * `sync-contexts` (docs/adr/0145). Throws KubeconfigError when the file cannot be read or parsed.
+ * `sync-contexts` (docs/adr/0018). Throws KubeconfigError when the file cannot be read or parsed.
  */
 export function kubeconfigContexts(path: string): string[] {
   return [...mergeFiles([{ path, required: true }]).contexts.keys()];

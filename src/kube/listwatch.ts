@@ -45,7 +45,7 @@ export interface ListWatchStatus {
   readonly restarts: number;
   /**
    * True from a failed list or watch until a list succeeds or the watch delivers a line again.
-   * `watching` alone cannot tell: it is set before each attempt to connect (docs/adr/0145).
+   * `watching` alone cannot tell: it is set before each attempt to connect (docs/adr/0018).
    */
   readonly failing: boolean;
 }
@@ -63,7 +63,7 @@ export interface ListWatchOptions<T> {
   readonly labelSelector?: string;
   /**
    * Relist after a failed attempt instead of resuming the watch: for small caches (a remote
-   * cluster's, docs/adr/0145), so a successful list proves the server is back. @default false
+   * cluster's, docs/adr/0018), so a successful list proves the server is back. @default false
    */
   readonly relistAfterError?: boolean;
   /** Page size of lists. @default 500 */

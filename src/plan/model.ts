@@ -110,7 +110,7 @@ export interface Guardrails {
   readonly mayPushFrom: (namespace: string) => boolean;
   /**
    * `--rbac-source-namespaces`: whether a namespace's Roles, RoleBindings and ServiceAccounts may
-   * be sources at all, for push and for pull (docs/adr/0130). Default: none.
+   * be sources at all, for push and for pull (docs/adr/0017). Default: none.
    */
   readonly isRbacSource: (namespace: string) => boolean;
   /** Label that, set to "true" on a namespace, refuses every pushed mirror. */
@@ -151,7 +151,7 @@ export interface Snapshot {
   readonly source: SourceState | undefined;
   /**
    * Whether a Role of that name exists in that namespace: a RoleBinding mirror that binds a Role
-   * waits until it does (docs/adr/0130). Only RoleBinding sources need it; absent = no Role known.
+   * waits until it does (docs/adr/0017). Only RoleBinding sources need it; absent = no Role known.
    */
   readonly roleExists?: (namespace: string, name: string) => boolean;
   readonly namespaces: readonly NamespaceInfo[];
@@ -175,7 +175,7 @@ export interface Snapshot {
    */
   readonly invalidResources?: readonly string[];
   /**
-   * The namespaces, lookup and mirrors are another cluster's (docs/adr/0145): the source's own
+   * The namespaces, lookup and mirrors are another cluster's (docs/adr/0018): the source's own
    * namespace there is a valid target, mirrors are claimed only when their cluster marker names
    * `guardrails.clusterName`, and what is written says so (`nsync.dev/source-cluster`).
    * @default false

@@ -1363,7 +1363,7 @@ void describe('plan: the target namespace decides (refusal, contests, reserved n
   });
 });
 
-void describe('plan: a remote cluster (docs/adr/0145)', () => {
+void describe('plan: a remote cluster (docs/adr/0018)', () => {
   const home = guardrails({ clusterName: 'home' });
   /** A remote snapshot: the namespaces, lookup and mirrors are the target cluster's. */
   function remote(objects: readonly ObjectMeta[], src: SourceState | undefined): Snapshot {

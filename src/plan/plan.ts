@@ -191,7 +191,7 @@ function reservedTarget(snapshot: Snapshot, namespace: string, name: string): st
 
 /**
  * Why the source may not be served at all because it is a Role, RoleBinding or ServiceAccount
- * outside the namespaces the operator trusts with them (`--rbac-source-namespaces`, ADR 130), or
+ * outside the namespaces the operator trusts with them (`--rbac-source-namespaces`, ADR 17), or
  * undefined when it may. Push and pull alike: nsync can grant what it holds itself (every Secret,
  * cluster-wide), so only the operator decides whose bindings it carries.
  */

@@ -3,7 +3,7 @@
  * group it lives in, and which dialects serve it. Secrets and ConfigMaps carry keyed data; Roles,
  * RoleBindings and ServiceAccounts ("identity kinds") carry a few structured fields, and since
  * they decide who may do what, they are served only from namespaces the operator trusts
- * (docs/adr/0130).
+ * (docs/adr/0017).
  *
  * Pure: no I/O.
  */

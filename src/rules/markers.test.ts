@@ -292,7 +292,7 @@ void describe('properties', () => {
   });
 });
 
-void describe('mirrorClaim across clusters (docs/adr/0145)', () => {
+void describe('mirrorClaim across clusters (docs/adr/0018)', () => {
   const nsyncMirror = (cluster?: string): Record<string, string> => ({
     [owned.source]: 'platform/db',
     ...(cluster === undefined ? {} : { [owned.sourceCluster]: cluster }),

@@ -32,7 +32,7 @@ export const owned = {
   sourceUid: `${NATIVE_PREFIX}source-uid`,
   /**
    * `--cluster-name` of the cluster the source lives in, on mirrors pushed into another cluster
-   * (docs/adr/0145): only the nsync of that cluster claims them, so an nsync running in the target
+   * (docs/adr/0018): only the nsync of that cluster claims them, so an nsync running in the target
    * cluster never takes them for its own orphans.
    */
   sourceCluster: `${NATIVE_PREFIX}source-cluster`,
@@ -162,7 +162,7 @@ export interface MirrorClaimOptions {
    */
   readonly clusterName?: string;
   /**
-   * The object lives in another cluster than the source (docs/adr/0145): it is claimed only when
+   * The object lives in another cluster than the source (docs/adr/0018): it is claimed only when
    * its cluster marker names `clusterName` (nsync's `source-cluster`, kubed's `origin.cluster`),
    * never by reflector markers, which know no cluster.
    * @default false

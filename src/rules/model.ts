@@ -7,7 +7,7 @@
 
 /**
  * The kinds nsync mirrors. Roles, RoleBindings and ServiceAccounts are off unless the operator
- * enables them, and served only from trusted namespaces (rules/kinds.ts, docs/adr/0130).
+ * enables them, and served only from trusted namespaces (rules/kinds.ts, docs/adr/0017).
  */
 export type Kind = 'Secret' | 'ConfigMap' | 'Role' | 'RoleBinding' | 'ServiceAccount';
 

@@ -83,7 +83,7 @@ export function parseSource(
 /**
  * A dialect's reading of a source of a kind it does not serve (reflector or kubed annotations on
  * a Role, RoleBinding or ServiceAccount): its rules are dropped and reported as unsupported, so
- * nothing acts on them (docs/adr/0130).
+ * nothing acts on them (docs/adr/0017).
  */
 function servedOnly(dialect: Dialect, kind: Kind, spec: SourceSpec): SourceSpec {
   if (dialectServesKind(dialect, kind)) return spec;

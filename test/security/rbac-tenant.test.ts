@@ -1,5 +1,5 @@
 /**
- * No escalation through nsync's Roles, RoleBindings and ServiceAccounts (docs/adr/0130). A tenant
+ * No escalation through nsync's Roles, RoleBindings and ServiceAccounts (docs/adr/0017). A tenant
  * may create and edit Roles, RoleBindings, ServiceAccounts, Secrets and ConfigMaps in its own
  * namespace, with any annotations; nsync runs with exactly the rights the chart grants it for
  * these kinds (no `escalate`, no `bind`) and trusts one platform namespace as their source. The

@@ -2,7 +2,7 @@
 # Builds the nsync image from the repository's unchanged Dockerfile with buildah, without any image
 # registry: the Dockerfile's base images are assembled locally first, under their exact names, from
 # Debian packages (debootstrap) and the npm registry's Node.js build. See
-# docs/adr/0047-image-built-from-local-stand-in-bases.md.
+# docs/adr/0014-image-built-from-local-stand-in-bases.md.
 #
 #   bash tools/image/build.sh          # prints the image name (localhost/nsync:dev) on its last line
 #

@@ -1,5 +1,5 @@
 /**
- * One remote cluster's pipeline (docs/adr/0145): its own Transport, metadata cache, work queue with
+ * One remote cluster's pipeline (docs/adr/0018): its own Transport, metadata cache, work queue with
  * backoff, limiter and health. Nothing here waits on the local pipeline or on another remote
  * cluster, so a remote that is down, slow, forbidden or timing out delays only its own queue.
  */

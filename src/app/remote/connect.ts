@@ -1,5 +1,5 @@
 /**
- * Reads `--remote-kubeconfig` into one RemoteAccess per context (docs/adr/0145), with kubed's rules
+ * Reads `--remote-kubeconfig` into one RemoteAccess per context (docs/adr/0018), with kubed's rules
  * for what a context means: two contexts reaching the same API server are an error, and a context
  * that reaches this very cluster is left out (it would copy a source onto itself).
  */

@@ -87,7 +87,7 @@ function parseKubedSource(context: SourceContext): SourceSpec {
 /**
  * The contexts a source's `sync-contexts` names (trimmed, empty entries dropped, duplicates
  * removed): the remote clusters it is copied into when nsync runs with `--remote-kubeconfig`
- * (docs/adr/0145). Context names are compared as they are, like kubed does.
+ * (docs/adr/0018). Context names are compared as they are, like kubed does.
  */
 export function syncContextsOf(annotations: Readonly<Record<string, string>>): string[] {
   const text = readAnnotation(annotations, kubed.syncContexts);
