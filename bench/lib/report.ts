@@ -4,6 +4,7 @@
 import type { FanoutResult } from '../scenarios/fanout.ts';
 import type { IdleResult } from '../scenarios/idle.ts';
 import type { LatencyResult } from '../scenarios/latency.ts';
+import type { ScaleResult } from '../scenarios/scale.ts';
 import { renderChart, type Panel } from './chart.ts';
 import type { Load } from './machine.ts';
 
@@ -25,6 +26,7 @@ export interface Results {
   readonly fanout?: FanoutResult | Failed;
   readonly latency?: LatencyResult | Failed;
   readonly idle?: IdleResult | Failed;
+  readonly scale?: ScaleResult | Failed;
   readonly summary: readonly Row[];
 }
 

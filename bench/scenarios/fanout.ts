@@ -15,7 +15,7 @@
  */
 import { join } from 'node:path';
 import { cpuDelta, cpuSnapshot, load, type CpuSnapshot, type Load } from '../lib/machine.ts';
-import { adminCredentials, createNamespaces, KubeClient, pool } from '../lib/kube.ts';
+import { adminCredentials, createNamespaces, KubeClient } from '../lib/kube.ts';
 import { freshCluster, ms, type Context } from '../lib/context.ts';
 import {
   fakeHash,
@@ -27,14 +27,12 @@ import {
   tlsData,
 } from '../lib/data.ts';
 import { buildGoFloor, GoFloor } from '../lib/floor-go.ts';
+import { GoFloorWriter, NodeFloorWriter, type FloorKind, type FloorWriter } from '../lib/floor-writers.ts';
 import { CHECKOUT, NsyncProcess } from '../lib/nsync.ts';
 import { apiserverRequests, byVerb, requestDelta, type RequestDelta } from '../lib/prom.ts';
 import { median, round } from '../lib/stats.ts';
 import { MirrorWatch, verifyData } from '../lib/watch.ts';
 import type { ClusterInfo } from '../../tools/controlplane/harness.ts';
-
-/** Which floor: the minimal Node HTTP/1.1 client, or client-go over HTTP/2. */
-export type FloorKind = 'node' | 'go';
 
 /** One floor measurement. */
 export interface FloorRun {
@@ -133,76 +131,6 @@ export interface FanoutResult {
     readonly create: Readonly<Record<string, number>>;
   };
   readonly watchEvents: number;
-}
-
-const FIELD_MANAGER = '?fieldManager=bench-floor';
-
-/** A floor's writer: takes a phase's objects untimed, then sends them all when told. */
-interface FloorWriter {
-  readonly kind: FloorKind;
-  prepare(verb: 'create' | 'update', bodies: readonly string[]): Promise<void>;
-  /** Sends the prepared writes, at most `concurrency` at a time; resolves with resourceVersions. */
-  run(concurrency: number): Promise<readonly string[]>;
-}
-
-/** The Node floor: one keep-alive HTTPS agent, requests as the API server documents them. */
-class NodeFloorWriter implements FloorWriter {
-  readonly kind = 'node';
-  private readonly client: KubeClient;
-  private verb: 'create' | 'update' = 'create';
-  private bodies: readonly string[] = [];
-  private paths: readonly string[] = [];
-
-  constructor(client: KubeClient) {
-    this.client = client;
-  }
-
-  prepare(verb: 'create' | 'update', bodies: readonly string[]): Promise<void> {
-    this.verb = verb;
-    this.bodies = bodies;
-    this.paths = bodies.map((body) => {
-      const { namespace, name } = (JSON.parse(body) as { metadata: { namespace: string; name: string } })
-        .metadata;
-      return verb === 'create'
-        ? `/api/v1/namespaces/${namespace}/secrets${FIELD_MANAGER}`
-        : `/api/v1/namespaces/${namespace}/secrets/${name}${FIELD_MANAGER}`;
-    });
-    return Promise.resolve();
-  }
-
-  async run(concurrency: number): Promise<readonly string[]> {
-    const versions: string[] = [];
-    const create = this.verb === 'create';
-    await pool(this.bodies.length, concurrency, async (i) => {
-      const answer = await this.client.call<{ metadata: { resourceVersion: string } }>(
-        create ? 'POST' : 'PUT',
-        this.paths[i] ?? '',
-        this.bodies[i],
-      );
-      if (answer.status !== (create ? 201 : 200))
-        throw new Error(`floor ${this.verb}: ${String(answer.status)}`);
-      versions[i] = answer.body.metadata.resourceVersion;
-    });
-    return versions;
-  }
-}
-
-/** The client-go floor (bench/floor-go) as a FloorWriter. */
-class GoFloorWriter implements FloorWriter {
-  readonly kind = 'go';
-  readonly floor: GoFloor;
-
-  constructor(floor: GoFloor) {
-    this.floor = floor;
-  }
-
-  prepare(verb: 'create' | 'update', bodies: readonly string[]): Promise<void> {
-    return this.floor.prepare(verb, bodies);
-  }
-
-  run(concurrency: number): Promise<readonly string[]> {
-    return this.floor.run(concurrency);
-  }
 }
 
 /** The floors' fixed parts: warm writers (like long-lived nsync's) and their own watch. */

@@ -126,7 +126,7 @@ export interface IdleResult {
 
 const MiB = 2 ** 20;
 
-async function window(
+export async function window(
   admin: KubeClient,
   nsync: () => NsyncProcess,
   during: () => Promise<void>,
@@ -154,7 +154,7 @@ async function window(
   };
 }
 
-async function memory(nsync: NsyncProcess, samples: number): Promise<Memory> {
+export async function memory(nsync: NsyncProcess, samples: number): Promise<Memory> {
   const rss: number[] = [];
   const heap: number[] = [];
   const heapTotal: number[] = [];
@@ -190,7 +190,7 @@ async function memory(nsync: NsyncProcess, samples: number): Promise<Memory> {
 }
 
 /** Stops nsync and starts it again, timing readiness and the first full reconcile. */
-async function restart(
+export async function restart(
   admin: KubeClient,
   info: ClusterInfo,
   holder: { current: NsyncProcess },
