@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -56,5 +56,23 @@ test('a process started without the flags replaces itself with one that has them
     assert.deepEqual(viaEnv.execArgv, [], 'NODE_OPTIONS counts as given');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a checkout keeps Node's compile cache, so later starts load no TypeScript compiler", () => {
+  const cache = mkdtempSync(join(tmpdir(), 'nsync-compile-cache-'));
+  try {
+    // No NODE_COMPILE_CACHE (which alone would turn the cache on): the launcher must, into the
+    // default directory under the temporary directory.
+    const { NODE_DISABLE_COMPILE_CACHE: _off, NODE_COMPILE_CACHE: _dir, ...env } = process.env;
+    const version = execFileSync(process.execPath, [join(ROOT, 'bin', 'nsync.js'), 'version'], {
+      encoding: 'utf8',
+      env: { ...env, TMPDIR: cache },
+    });
+    assert.match(version, /\d+\.\d+\.\d+/);
+    const cached = readdirSync(cache, { recursive: true }).length;
+    assert.ok(cached > 0, 'the stripped modules were cached');
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
   }
 });
