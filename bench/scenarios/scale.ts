@@ -46,7 +46,8 @@ export interface ScaleProfile {
 export const SCALE: ScaleProfile = {
   namespaces: 1000,
   batches: [20, 20, 20, 20, 20],
-  idleSeconds: 30,
+  // Long enough for V8's memory reducer (it shrinks the heap grown by the sync ~100 s after it).
+  idleSeconds: 150,
   resyncSeconds: 60,
   memorySamples: 5,
   floorConcurrencies: [16, 32, 64],
@@ -82,7 +83,11 @@ export interface ScaleResult {
   readonly syncMs: number;
   readonly dataCheck: { readonly checked: number; readonly wrong: number };
   readonly idle: Window;
+  /** At the end of the idle window, after V8's memory reducer had its chance. */
+  readonly memoryIdle: Memory;
   readonly restart: Restart;
+  /** The restarted process at full size: it listed every mirror instead of writing them. */
+  readonly memoryAfterRestart: Memory;
   readonly resync: { readonly periodSeconds: number; readonly window: Window };
   readonly floors: readonly ScaleFloor[];
   readonly goFloorUnavailable?: string;
@@ -226,7 +231,10 @@ export async function runScale(context: Context, profile: ScaleProfile): Promise
       () => holder.current,
       () => sleep(profile.idleSeconds * 1000),
     );
-    context.say(`scale: idle writes ${String(idle.writes)}; restarting nsync`);
+    const memoryIdle = await memory(holder.current, profile.memorySamples);
+    context.say(
+      `scale: idle writes ${String(idle.writes)}; RSS ${String(memoryIdle.rssMiB)} MiB, live heap ${String(memoryIdle.liveHeapMiB)} MiB after ${String(profile.idleSeconds)} s idle; restarting nsync`,
+    );
     const restarted = await restart(
       admin,
       info,
@@ -236,8 +244,10 @@ export async function runScale(context: Context, profile: ScaleProfile): Promise
       context.nsyncArgs,
       context.compiled,
     );
+    await sleep(2000);
+    const memoryAfterRestart = await memory(holder.current, profile.memorySamples);
     context.say(
-      `scale: restart: ready ${String(restarted.readyMs)} ms, reconciled ${String(restarted.reconciledMs)} ms, writes ${String(restarted.window.writes)}`,
+      `scale: restart: ready ${String(restarted.readyMs)} ms, reconciled ${String(restarted.reconciledMs)} ms, writes ${String(restarted.window.writes)}; RSS ${String(memoryAfterRestart.rssMiB)} MiB, live heap ${String(memoryAfterRestart.liveHeapMiB)} MiB`,
     );
     await holder.current.stop();
     holder.current = NsyncProcess.start(info, log('nsync-resync'), context.compiled, [
@@ -307,7 +317,9 @@ export async function runScale(context: Context, profile: ScaleProfile): Promise
         wrong: checks.reduce((total, check) => total + check.wrong, 0),
       },
       idle,
+      memoryIdle,
       restart: restarted,
+      memoryAfterRestart,
       resync: { periodSeconds: profile.resyncSeconds, window: resyncWindow },
       floors,
       ...('unavailable' in goBuild ? { goFloorUnavailable: goBuild.unavailable } : {}),
