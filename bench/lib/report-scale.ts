@@ -119,11 +119,15 @@ export function chartScale(scale: ScaleResult, title: string, subtitle: string):
       xTicks: scale.steps.map((step) => step.mirrors),
       series: [
         {
-          label: 'RSS (idle, median)',
+          label: 'RSS 10 s after a batch',
           points: scale.steps.map((step) => [step.mirrors, step.memory.rssMiB] as const),
         },
         {
-          label: 'live heap (after full GC)',
+          label: 'RSS, idle',
+          points: [[scale.mirrors, scale.memoryIdle.rssMiB] as const],
+        },
+        {
+          label: 'live heap',
           points: scale.steps.map((step) => [step.mirrors, step.memory.liveHeapMiB] as const),
         },
       ],

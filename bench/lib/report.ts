@@ -332,14 +332,14 @@ export function chart(results: Results): string {
       series: (['node', 'go'] as const).flatMap((kind) => {
         const runs = fanout.sweep.filter((run) => run.kind === kind);
         if (runs.length === 0) return [];
-        const name = kind === 'go' ? 'client-go h2' : 'Node h1';
+        const name = kind === 'go' ? 'client-go' : 'Node';
         return [
           {
-            label: `${name}: N creates`,
+            label: `${name} create`,
             points: runs.map((run) => [run.createConcurrency, run.createMs] as const),
           },
           {
-            label: `${name}: N updates`,
+            label: `${name} update`,
             points: runs.map((run) => [run.updateConcurrency, run.updateMs] as const),
           },
         ];
