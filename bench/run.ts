@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- --smoke | --quick | --full] [--only=s1,s2,s3] [--nsync-arg=--flag=value …]
- * [--out=dir]`: nsync's benchmark on a real
+ * [--out=dir]`, or `npm run bench -- --scale [--scale-namespaces=N] [--scale-batches=20,20,…]
+ * [--scale-idle=S] [--scale-resync=S]`
+ * (the scale profile, not in CI): nsync's benchmark on a real
  * control plane on loopback, nsync running as its own process. Prints a table, writes
  * bench/results/<profile>-<date>.json and .svg. See bench/README.md.
  *
@@ -17,9 +19,11 @@ import { load, machine } from './lib/machine.ts';
 import { compileNsync } from './lib/nsync.ts';
 import { PROFILES, type Profile } from './lib/profiles.ts';
 import { chart, summarize, table, type Failed, type Results } from './lib/report.ts';
+import { chartScale, summarizeScale } from './lib/report-scale.ts';
 import { runFanout, type FanoutResult } from './scenarios/fanout.ts';
 import { runIdle, type IdleResult } from './scenarios/idle.ts';
 import { runLatency, type LatencyResult } from './scenarios/latency.ts';
+import { runScale, SCALE, type ScaleResult } from './scenarios/scale.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +33,11 @@ const { values } = parseArgs({
     only: { type: 'string', default: 's1,s2,s3' },
     out: { type: 'string', default: join(import.meta.dirname, 'results') },
     'nsync-arg': { type: 'string', multiple: true, default: [] },
+    scale: { type: 'boolean', default: false },
+    'scale-namespaces': { type: 'string' },
+    'scale-batches': { type: 'string' },
+    'scale-idle': { type: 'string' },
+    'scale-resync': { type: 'string' },
   },
   strict: true,
 });
@@ -40,7 +49,30 @@ if (chosen.length > 1) {
   process.exit(2);
 }
 const profile = PROFILES[chosen[0] ?? 'quick'];
-const only = new Set(values.only.split(',').map((entry) => entry.trim().toLowerCase()));
+const scaleProfile = {
+  ...SCALE,
+  ...(values['scale-namespaces'] === undefined ? {} : { namespaces: Number(values['scale-namespaces']) }),
+  ...(values['scale-batches'] === undefined
+    ? {}
+    : { batches: values['scale-batches'].split(',').map((count) => Number(count)) }),
+  ...(values['scale-idle'] === undefined ? {} : { idleSeconds: Number(values['scale-idle']) }),
+  ...(values['scale-resync'] === undefined ? {} : { resyncSeconds: Number(values['scale-resync']) }),
+};
+if (
+  !Number.isInteger(scaleProfile.namespaces) ||
+  scaleProfile.namespaces < 1 ||
+  scaleProfile.batches.some((count) => !Number.isInteger(count) || count < 1) ||
+  !(scaleProfile.idleSeconds > 0 && scaleProfile.resyncSeconds > 0)
+) {
+  process.stderr.write(
+    'bench: --scale-namespaces, --scale-batches, --scale-idle and --scale-resync take positive numbers\n',
+  );
+  process.exit(2);
+}
+const profileName = values.scale ? 'scale' : profile.name;
+const only = values.scale
+  ? new Set(['scale'])
+  : new Set(values.only.split(',').map((entry) => entry.trim().toLowerCase()));
 
 const started = performance.now();
 const startedAt = new Date();
@@ -57,10 +89,10 @@ function git(args: string[]): string {
   }
 }
 
-const workDir = mkdtempSync(join(tmpdir(), `nsync-bench-${profile.name}-`));
+const workDir = mkdtempSync(join(tmpdir(), `nsync-bench-${profileName}-`));
 const logDir = join(workDir, 'logs');
 mkdirSync(logDir);
-say(`profile ${profile.name}; logs in ${logDir}; load: ${load().uptime}`);
+say(`profile ${profileName}; logs in ${logDir}; load: ${load().uptime}`);
 say('compiling nsync as the image does (tsc -p tsconfig.build.json, into the work directory)');
 const context: Context = {
   profile,
@@ -85,10 +117,16 @@ const startLoad = load();
 const fanout: FanoutResult | Failed | undefined = await attempt('s1', () => runFanout(context));
 const latency: LatencyResult | Failed | undefined = await attempt('s2', () => runLatency(context));
 const idle: IdleResult | Failed | undefined = await attempt('s3', () => runIdle(context));
-const summary = summarize(fanout, latency, idle);
+const scale: ScaleResult | Failed | undefined = await attempt('scale', () => runScale(context, scaleProfile));
+const summary =
+  scale === undefined
+    ? summarize(fanout, latency, idle)
+    : 'error' in scale
+      ? [{ scenario: 'SC', measure: 'failed', value: scale.error, goal: '', met: false, load: '' }]
+      : summarizeScale(scale);
 const date = startedAt.toISOString().slice(0, 10);
 const results: Results = {
-  profile: profile.name,
+  profile: profileName,
   date,
   startedAt: startedAt.toISOString(),
   durationSeconds: Math.round((performance.now() - started) / 1000),
@@ -99,27 +137,42 @@ const results: Results = {
       .split('\n')
       .filter((line) => line !== '').length,
   },
-  settings: { ...profile, nsyncArgs: values['nsync-arg'] },
+  settings: values.scale
+    ? { ...scaleProfile, nsyncArgs: values['nsync-arg'] }
+    : { ...profile, nsyncArgs: values['nsync-arg'] },
   load: { start: startLoad, end: load() },
   ...(fanout === undefined ? {} : { fanout }),
   ...(latency === undefined ? {} : { latency }),
   ...(idle === undefined ? {} : { idle }),
+  ...(scale === undefined ? {} : { scale }),
   summary,
 };
 
 mkdirSync(values.out, { recursive: true });
-const base = join(values.out, `${profile.name}-${date}`);
+const scaleTag = values.scale
+  ? `-${String(scaleProfile.namespaces * scaleProfile.batches.reduce((a, b) => a + b, 0))}`
+  : '';
+const base = join(values.out, `${profileName}${scaleTag}-${date}`);
 writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(`${base}.svg`, chart(results));
+writeFileSync(
+  `${base}.svg`,
+  scale !== undefined && !('error' in scale)
+    ? chartScale(
+        scale,
+        `nsync benchmark — scale profile, ${date}`,
+        `${String(results.machine['cpus'])} × ${String(results.machine['cpuModel'])}, ${String(results.machine['node'])}; load ${startLoad.loadavg[0].toFixed(2)} → ${results.load.end.loadavg[0].toFixed(2)}; commit ${results.git.commit}`,
+      )
+    : chart(results),
+);
 rmSync(join(workDir, 'build'), { recursive: true, force: true });
 
-const kubernetes = [fanout, latency, idle].find(
+const kubernetes = [fanout, latency, idle, scale].find(
   (r): r is FanoutResult => r !== undefined && 'kubernetes' in r,
 );
 process.stdout.write(
   [
     '',
-    `nsync benchmark, ${profile.name} profile — ${String(results.machine['cpus'])} CPUs (${String(results.machine['cpuModel'])}), Node ${process.versions.node}, Kubernetes ${kubernetes?.kubernetes ?? '?'}, commit ${results.git.commit}${results.git.uncommittedSrcFiles > 0 ? ` (+${String(results.git.uncommittedSrcFiles)} uncommitted src files)` : ''}`,
+    `nsync benchmark, ${profileName} profile — ${String(results.machine['cpus'])} CPUs (${String(results.machine['cpuModel'])}), Node ${process.versions.node}, Kubernetes ${kubernetes?.kubernetes ?? '?'}, commit ${results.git.commit}${results.git.uncommittedSrcFiles > 0 ? ` (+${String(results.git.uncommittedSrcFiles)} uncommitted src files)` : ''}`,
     `load at start: ${startLoad.uptime}`,
     `load at end:   ${results.load.end.uptime}`,
     '',

@@ -61,6 +61,7 @@ export function floorBody(
   data: Readonly<Record<string, string>>,
   hash: string,
   resourceVersion?: string,
+  type = 'kubernetes.io/tls',
 ): Record<string, unknown> {
   return {
     apiVersion: 'v1',
@@ -76,7 +77,7 @@ export function floorBody(
       },
       ...(resourceVersion === undefined ? {} : { resourceVersion }),
     },
-    type: 'kubernetes.io/tls',
+    type,
     data,
   };
 }

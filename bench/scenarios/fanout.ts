@@ -1,7 +1,8 @@
 /**
  * S1 fan-out and S5 API cost. One source pushed to N namespaces, by nsync (as its own process)
- * and by the floor: a minimal client doing exactly N creates and N updates on the same API server
- * at its best concurrency. One long-lived nsync process (as in production) serves every round;
+ * and by two floors, each doing exactly N creates and N updates on the same API server at its
+ * best concurrency: a minimal Node HTTP/1.1 client, and client-go over HTTP/2 (bench/floor-go).
+ * nsync is judged against the better of the two. One long-lived nsync process (as in production) serves every round;
  * it is idle while the floor runs, so the API server has the same watchers in both measurements
  * and only the writer differs. Both sides warm up once before anything is timed; rounds
  * interleave floor and nsync so that background load on the machine hits both.
@@ -14,7 +15,7 @@
  */
 import { join } from 'node:path';
 import { cpuDelta, cpuSnapshot, load, type CpuSnapshot, type Load } from '../lib/machine.ts';
-import { adminCredentials, createNamespaces, KubeClient, pool } from '../lib/kube.ts';
+import { adminCredentials, createNamespaces, KubeClient } from '../lib/kube.ts';
 import { freshCluster, ms, type Context } from '../lib/context.ts';
 import {
   fakeHash,
@@ -25,6 +26,8 @@ import {
   sourceBody,
   tlsData,
 } from '../lib/data.ts';
+import { buildGoFloor, GoFloor } from '../lib/floor-go.ts';
+import { GoFloorWriter, NodeFloorWriter, type FloorKind, type FloorWriter } from '../lib/floor-writers.ts';
 import { CHECKOUT, NsyncProcess } from '../lib/nsync.ts';
 import { apiserverRequests, byVerb, requestDelta, type RequestDelta } from '../lib/prom.ts';
 import { median, round } from '../lib/stats.ts';
@@ -33,6 +36,7 @@ import type { ClusterInfo } from '../../tools/controlplane/harness.ts';
 
 /** One floor measurement. */
 export interface FloorRun {
+  readonly kind: FloorKind;
   readonly createConcurrency: number;
   readonly updateConcurrency: number;
   /** First request → watch event of the last object (what the ratio uses, like nsync's time). */
@@ -72,11 +76,21 @@ export interface NsyncFanout {
   readonly dataCheck: { readonly checked: number; readonly wrong: number };
 }
 
-/** One round: a floor run and an nsync fan-out, back to back. */
+/** One round: the floors' runs and an nsync fan-out, back to back. */
 export interface FanoutRound {
+  /** The Node floor. */
   readonly floor: FloorRun;
+  /** The client-go floor, where Go is available. */
+  readonly goFloor?: FloorRun;
   readonly nsync: NsyncFanout;
+  /** nsync / the best floor (by median) of each phase, in this round. */
   readonly ratio: { readonly create: number; readonly update: number };
+}
+
+/** Median create and update times. */
+export interface PhaseTimes {
+  readonly createMs: number;
+  readonly updateMs: number;
 }
 
 /** S1 + S5 results. */
@@ -88,16 +102,28 @@ export interface FanoutResult {
   readonly readyMs: number;
   /** nsync's first fan-out after start (cold JIT, new connections): information, not in the ratio. */
   readonly warmup: NsyncFanout;
+  /** Every floor's concurrency sweep. */
   readonly sweep: readonly FloorRun[];
+  /** The Node floor's best concurrencies. */
   readonly best: { readonly createConcurrency: number; readonly updateConcurrency: number };
+  /** The client-go floor's best concurrencies, or why it did not run. */
+  readonly goFloor:
+    | { readonly createConcurrency: number; readonly updateConcurrency: number }
+    | { readonly unavailable: string };
   readonly rounds: readonly FanoutRound[];
   readonly median: {
-    readonly nsync: { readonly createMs: number; readonly updateMs: number };
-    readonly floor: { readonly createMs: number; readonly updateMs: number };
-    /** median(nsync) / median(floor): what the report shows. */
+    readonly nsync: PhaseTimes;
+    /** The Node floor. */
+    readonly floor: PhaseTimes;
+    readonly goFloor?: PhaseTimes;
+    /** The floor with the lower median, per phase. */
+    readonly bestFloor: { readonly create: FloorKind; readonly update: FloorKind };
+    /** median(nsync) / median(best floor): what the report shows. */
     readonly ratio: { readonly create: number; readonly update: number };
-    /** Median of the per-round ratios (each round's floor and nsync ran back to back). */
+    /** Median of the per-round ratios against the best floor (back to back in each round). */
     readonly pairedRatio: { readonly create: number; readonly update: number };
+    /** median(nsync) / median(Node floor), as reported before the client-go floor existed. */
+    readonly ratioNodeFloor: { readonly create: number; readonly update: number };
   };
   /** S5: requests per mirror in the update phase (and the create phase), by `VERB resource`. */
   readonly apiCost: {
@@ -107,12 +133,9 @@ export interface FanoutResult {
   readonly watchEvents: number;
 }
 
-const FIELD_MANAGER = '?fieldManager=bench-floor';
-
-/** The floor's fixed parts: one keep-alive client (warm, like long-lived nsync's) and its own watch. */
+/** The floors' fixed parts: warm writers (like long-lived nsync's) and their own watch. */
 interface Floor {
   readonly info: ClusterInfo;
-  readonly client: KubeClient;
   readonly watch: MirrorWatch;
   readonly nsync: NsyncProcess;
   readonly namespaces: readonly string[];
@@ -125,53 +148,43 @@ interface Floor {
  */
 async function floorRun(
   floor: Floor,
+  writer: FloorWriter,
   name: string,
   createConcurrency: number,
   updateConcurrency: number,
 ): Promise<FloorRun> {
-  const { info, client, watch, nsync, namespaces } = floor;
+  const { info, watch, nsync, namespaces } = floor;
   const keys = namespaces.map((namespace) => `${namespace}/${name}`);
   const first = tlsData();
   const next = tlsData();
   const firstHash = fakeHash();
   const nextHash = fakeHash();
-  const creates = namespaces.map((namespace) => JSON.stringify(floorBody(namespace, name, first, firstHash)));
-  const versions: string[] = [];
   const timeout = 30_000 + namespaces.length * 100;
+  await writer.prepare(
+    'create',
+    namespaces.map((namespace) => JSON.stringify(floorBody(namespace, name, first, firstHash))),
+  );
   const created = watch.waitAll(keys, (state) => state?.hash === firstHash, timeout);
   const cpu0 = cpuSnapshot(info.dir, nsync.pid);
   const t0 = performance.now();
-  await pool(namespaces.length, createConcurrency, async (i) => {
-    const answer = await client.call<{ metadata: { resourceVersion: string } }>(
-      'POST',
-      `/api/v1/namespaces/${namespaces[i] ?? ''}/secrets${FIELD_MANAGER}`,
-      creates[i],
-    );
-    if (answer.status !== 201) throw new Error(`floor create: ${String(answer.status)}`);
-    versions[i] = answer.body.metadata.resourceVersion;
-  });
+  const versions = await writer.run(createConcurrency);
   const createAcked = performance.now();
   const createSeen = await created;
   const cpu1 = cpuSnapshot(info.dir, nsync.pid);
-  const updates = namespaces.map((namespace, i) =>
-    JSON.stringify(floorBody(namespace, name, next, nextHash, versions[i])),
+  await writer.prepare(
+    'update',
+    namespaces.map((namespace, i) => JSON.stringify(floorBody(namespace, name, next, nextHash, versions[i]))),
   );
   const updated = watch.waitAll(keys, (state) => state?.hash === nextHash, timeout);
   const cpu2 = cpuSnapshot(info.dir, nsync.pid);
   const t1 = performance.now();
-  await pool(namespaces.length, updateConcurrency, async (i) => {
-    const answer = await client.call(
-      'PUT',
-      `/api/v1/namespaces/${namespaces[i] ?? ''}/secrets/${name}${FIELD_MANAGER}`,
-      updates[i],
-    );
-    if (answer.status !== 200) throw new Error(`floor update: ${String(answer.status)}`);
-  });
+  await writer.run(updateConcurrency);
   const updateAcked = performance.now();
   const updateSeen = await updated;
   const cpu3 = cpuSnapshot(info.dir, nsync.pid);
   if (!createSeen.done || !updateSeen.done) throw new Error(`floor ${name}: watch did not see every write`);
   return {
+    kind: writer.kind,
     createConcurrency,
     updateConcurrency,
     createMs: ms(createSeen.at - t0),
@@ -313,6 +326,7 @@ export async function runFanout(context: Context): Promise<FanoutResult> {
   const floorWatch = new MirrorWatch(admin, 'secrets', FLOOR_SELECTOR, FLOOR_HASH);
   let nsync: NsyncProcess | undefined;
   let floorClient: KubeClient | undefined;
+  let goFloor: GoFloor | undefined;
   try {
     const namespaces = Array.from({ length: n }, (_, i) => `fan-${String(i).padStart(4, '0')}`);
     await createNamespaces(admin, [SOURCE_NAMESPACE, ...namespaces]);
@@ -322,54 +336,100 @@ export async function runFanout(context: Context): Promise<FanoutResult> {
     const readyAt = await nsync.waitReady();
     await nsync.waitSettled();
     const running = nsync;
-    const floorSide: Floor = {
-      info,
-      client: new KubeClient(adminCredentials(info), { maxSockets: 64 }),
-      watch: floorWatch,
-      nsync: running,
-      namespaces,
-    };
-    floorClient = floorSide.client;
-    const floor = (name: string, create: number, update: number): Promise<FloorRun> =>
-      floorRun(floorSide, name, create, update);
+    const floorSide: Floor = { info, watch: floorWatch, nsync: running, namespaces };
+    floorClient = new KubeClient(adminCredentials(info), { maxSockets: 64 });
+    const writers: FloorWriter[] = [new NodeFloorWriter(floorClient)];
+    const goBuild = buildGoFloor();
+    if ('path' in goBuild) {
+      goFloor = GoFloor.start(goBuild.path, info.admin.kubeconfigPath);
+      writers.push(new GoFloorWriter(goFloor));
+    } else {
+      context.say(`S1: ${goBuild.unavailable}; the Node floor alone`);
+    }
+    const floor = (writer: FloorWriter, name: string, create: number, update: number): Promise<FloorRun> =>
+      floorRun(floorSide, writer, `${writer.kind}-${name}`, create, update);
 
     // Both sides warm up once, untimed as a comparison: nsync's first fan-out after start runs
-    // on a cold JIT and opens its connections; the floor's first run likewise.
+    // on a cold JIT and opens its connections; each floor's first run likewise.
     context.say(`S1: warm-up fan-out to ${String(n)} namespaces (nsync's first after start)`);
     const warmup = await nsyncFanout(admin, info, running, watch, namespaces, 's1-warmup');
-    await floor('floor-warmup', 64, 64); // opens the pool's 64 connections
+    for (const writer of writers) await floor(writer, 'floor-warmup', 64, 64); // opens the Node pool's 64 connections
 
-    context.say(`S1: floor concurrency sweep (${concurrencies.join('/')})`);
     const sweep: FloorRun[] = [];
-    for (const c of concurrencies) sweep.push(await floor(`floor-sweep-c${String(c)}`, c, c));
-    const bestOf = (pick: (run: FloorRun) => number): number =>
-      [...sweep].sort((a, b) => pick(a) - pick(b))[0]?.createConcurrency ?? 16;
-    const best = {
-      createConcurrency: bestOf((run) => run.createMs),
-      updateConcurrency: bestOf((run) => run.updateMs),
-    };
-    context.say(
-      `S1: floor best concurrency: create ${String(best.createConcurrency)}, update ${String(best.updateConcurrency)}`,
-    );
-
-    const results: FanoutRound[] = [];
-    for (let r = 0; r < rounds; r += 1) {
-      const floorResult = await floor(`floor-r${String(r)}`, best.createConcurrency, best.updateConcurrency);
-      const fanout = await nsyncFanout(admin, info, running, watch, namespaces, `s1-r${String(r)}`);
-      results.push({
-        floor: floorResult,
-        nsync: fanout,
-        ratio: {
-          create: round(fanout.create.ms / floorResult.createMs, 3),
-          update: round(fanout.update.ms / floorResult.updateMs, 3),
-        },
-      });
-      const complete = fanout.create.done && fanout.update.done ? '' : ' — INCOMPLETE';
+    const bestOf = new Map<FloorKind, { createConcurrency: number; updateConcurrency: number }>();
+    for (const writer of writers) {
+      context.say(`S1: ${writer.kind} floor concurrency sweep (${concurrencies.join('/')})`);
+      const runs: FloorRun[] = [];
+      for (const c of concurrencies) runs.push(await floor(writer, `floor-sweep-c${String(c)}`, c, c));
+      sweep.push(...runs);
+      const fastest = (pick: (run: FloorRun) => number): number =>
+        [...runs].sort((a, b) => pick(a) - pick(b))[0]?.createConcurrency ?? 16;
+      const best = {
+        createConcurrency: fastest((run) => run.createMs),
+        updateConcurrency: fastest((run) => run.updateMs),
+      };
+      bestOf.set(writer.kind, best);
       context.say(
-        `S1 round ${String(r + 1)}/${String(rounds)}: nsync create ${String(fanout.create.ms)} ms (floor ${String(floorResult.createMs)}), update ${String(fanout.update.ms)} ms (floor ${String(floorResult.updateMs)})${complete}`,
+        `S1: ${writer.kind} floor best concurrency: create ${String(best.createConcurrency)}, update ${String(best.updateConcurrency)}`,
       );
     }
+
+    const played: { floors: Map<FloorKind, FloorRun>; nsync: NsyncFanout }[] = [];
+    for (let r = 0; r < rounds; r += 1) {
+      const floors = new Map<FloorKind, FloorRun>();
+      for (const writer of writers) {
+        const best = bestOf.get(writer.kind) ?? { createConcurrency: 16, updateConcurrency: 16 };
+        floors.set(
+          writer.kind,
+          await floor(writer, `floor-r${String(r)}`, best.createConcurrency, best.updateConcurrency),
+        );
+      }
+      const fanout = await nsyncFanout(admin, info, running, watch, namespaces, `s1-r${String(r)}`);
+      played.push({ floors, nsync: fanout });
+      const complete = fanout.create.done && fanout.update.done ? '' : ' — INCOMPLETE';
+      const floorsSay = [...floors.values()]
+        .map((run) => `${run.kind} floor ${String(run.createMs)}/${String(run.updateMs)}`)
+        .join(', ');
+      context.say(
+        `S1 round ${String(r + 1)}/${String(rounds)}: nsync create/update ${String(fanout.create.ms)}/${String(fanout.update.ms)} ms; ${floorsSay}${complete}`,
+      );
+    }
+    const medianOf = (kind: FloorKind, pick: (run: FloorRun) => number): number =>
+      round(
+        median(played.flatMap((p) => (p.floors.has(kind) ? [pick(p.floors.get(kind) as FloorRun)] : []))),
+        1,
+      );
+    const kinds = writers.map((writer) => writer.kind);
+    const bestKind = (pick: (run: FloorRun) => number): FloorKind =>
+      [...kinds].sort((a, b) => medianOf(a, pick) - medianOf(b, pick))[0] ?? 'node';
+    const bestFloor = { create: bestKind((run) => run.createMs), update: bestKind((run) => run.updateMs) };
+    const results: FanoutRound[] = played.map((p) => {
+      const node = p.floors.get('node') as FloorRun;
+      const go = p.floors.get('go');
+      const createFloor = p.floors.get(bestFloor.create) ?? node;
+      const updateFloor = p.floors.get(bestFloor.update) ?? node;
+      return {
+        floor: node,
+        ...(go === undefined ? {} : { goFloor: go }),
+        nsync: p.nsync,
+        ratio: {
+          create: round(p.nsync.create.ms / createFloor.createMs, 3),
+          update: round(p.nsync.update.ms / updateFloor.updateMs, 3),
+        },
+      };
+    });
     const med = (pick: (round: FanoutRound) => number): number => round(median(results.map(pick)), 1);
+    const nsyncTimes = { createMs: med((r) => r.nsync.create.ms), updateMs: med((r) => r.nsync.update.ms) };
+    const nodeTimes = {
+      createMs: medianOf('node', (r) => r.createMs),
+      updateMs: medianOf('node', (r) => r.updateMs),
+    };
+    const goTimes = kinds.includes('go')
+      ? { createMs: medianOf('go', (r) => r.createMs), updateMs: medianOf('go', (r) => r.updateMs) }
+      : undefined;
+    const timesOf = (kind: FloorKind): PhaseTimes =>
+      kind === 'go' && goTimes !== undefined ? goTimes : nodeTimes;
+    const goBest = bestOf.get('go');
     return {
       kubernetes,
       namespaces: n,
@@ -377,18 +437,25 @@ export async function runFanout(context: Context): Promise<FanoutResult> {
       readyMs: ms(readyAt - running.spawnedAt),
       warmup,
       sweep,
-      best,
+      best: bestOf.get('node') ?? { createConcurrency: 16, updateConcurrency: 16 },
+      goFloor: goBest ?? { unavailable: 'unavailable' in goBuild ? goBuild.unavailable : 'not run' },
       rounds: results,
       median: {
-        nsync: { createMs: med((r) => r.nsync.create.ms), updateMs: med((r) => r.nsync.update.ms) },
-        floor: { createMs: med((r) => r.floor.createMs), updateMs: med((r) => r.floor.updateMs) },
+        nsync: nsyncTimes,
+        floor: nodeTimes,
+        ...(goTimes === undefined ? {} : { goFloor: goTimes }),
+        bestFloor,
         ratio: {
-          create: round(med((r) => r.nsync.create.ms) / med((r) => r.floor.createMs), 3),
-          update: round(med((r) => r.nsync.update.ms) / med((r) => r.floor.updateMs), 3),
+          create: round(nsyncTimes.createMs / timesOf(bestFloor.create).createMs, 3),
+          update: round(nsyncTimes.updateMs / timesOf(bestFloor.update).updateMs, 3),
         },
         pairedRatio: {
           create: round(median(results.map((r) => r.ratio.create)), 3),
           update: round(median(results.map((r) => r.ratio.update)), 3),
+        },
+        ratioNodeFloor: {
+          create: round(nsyncTimes.createMs / nodeTimes.createMs, 3),
+          update: round(nsyncTimes.updateMs / nodeTimes.updateMs, 3),
         },
       },
       apiCost: {
@@ -406,6 +473,7 @@ export async function runFanout(context: Context): Promise<FanoutResult> {
   } finally {
     await nsync?.stop();
     floorClient?.close();
+    goFloor?.close();
     await floorWatch.stop();
     await watch.stop();
     admin.close();

@@ -133,7 +133,7 @@ export interface IdleResult {
 
 const MiB = 2 ** 20;
 
-async function window(
+export async function window(
   admin: KubeClient,
   nsync: () => NsyncProcess,
   during: () => Promise<void>,
@@ -207,7 +207,7 @@ async function clusterMirrors(
   }
 }
 
-async function memory(nsync: NsyncProcess, samples: number): Promise<Memory> {
+export async function memory(nsync: NsyncProcess, samples: number): Promise<Memory> {
   const rss: number[] = [];
   const heap: number[] = [];
   const heapTotal: number[] = [];
@@ -243,7 +243,7 @@ async function memory(nsync: NsyncProcess, samples: number): Promise<Memory> {
 }
 
 /** Stops nsync and starts it again, timing readiness and the first full reconcile. */
-async function restart(
+export async function restart(
   admin: KubeClient,
   info: ClusterInfo,
   holder: { current: NsyncProcess },

@@ -7,11 +7,13 @@
  * express: metadata-only list/watch by content negotiation, streaming watches with a watchdog,
  * and one connection pool with one error classification (docs/adr/0002).
  */
-import { Agent, request } from 'node:https';
-import { request as httpRequest, Agent as HttpAgent } from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
+import type { Readable } from 'node:stream';
 import { apiErrorFrom } from './errors.ts';
-import type { CredentialSource, ResolvedKubeconfig } from './kubeconfig.ts';
+import type { CredentialSource, ResolvedKubeconfig, TlsMaterial } from './kubeconfig.ts';
+import type { Channel, Exchange } from './transport-exchange.ts';
+import { Http1Channel } from './transport-h1.ts';
+import { Http2Channel, NoHttp2 } from './transport-h2.ts';
 
 export {
   KubeconfigError,
@@ -41,120 +43,131 @@ export interface JsonResponse<T> {
 
 /** Transport knobs. */
 export interface TransportOptions {
-  /** Connections kept to the API server. @default 32 */
+  /** HTTP/1.1 connections kept to the API server (the fallback when it does not offer h2). @default 32 */
   readonly maxSockets?: number;
   /** User-Agent header, so audit logs and apiserver_request_total name nsync. @default 'nsync' */
   readonly userAgent?: string;
+  /**
+   * Offer h2 in the TLS handshake of an https: server (docs/adr/0080). false: HTTP/1.1 only, for
+   * measurements and as an escape hatch. @default true
+   */
+  readonly http2?: boolean;
+}
+
+/** The wire protocol requests use: unknown until the first connection has been made. */
+export type WireProtocol = 'h2' | 'http/1.1' | 'unknown';
+
+/**
+ * HTTP/2 until the server says it does not speak it, then HTTP/1.1 for good: a proxy or load
+ * balancer in front of the API server that offers only http/1.1 costs one TLS handshake, once.
+ */
+class Negotiating implements Channel {
+  private h2: Http2Channel | undefined;
+  private h1: Http1Channel | undefined;
+  private readonly fallback: () => Http1Channel;
+
+  constructor(h2: Http2Channel, fallback: () => Http1Channel) {
+    this.h2 = h2;
+    this.fallback = fallback;
+  }
+
+  get protocol(): 'h2' | 'http/1.1' {
+    return this.h1 === undefined ? 'h2' : 'http/1.1';
+  }
+
+  async send(outgoing: Parameters<Channel['send']>[0]): Promise<Exchange> {
+    if (this.h2 === undefined || this.h1 !== undefined) return (this.h1 ??= this.fallback()).send(outgoing);
+    try {
+      return await this.h2.send(outgoing);
+    } catch (error) {
+      if (!(error instanceof NoHttp2)) throw error;
+      this.h2.close();
+      this.h2 = undefined;
+      this.h1 ??= this.fallback();
+      return this.h1.send(outgoing);
+    }
+  }
+
+  close(): void {
+    this.h2?.close();
+    this.h1?.close();
+  }
 }
 
 /** JSON requests and watch streams against one API server. */
 export class Transport {
   readonly server: URL;
   private readonly credentials: CredentialSource;
-  private readonly agent: Agent | HttpAgent;
+  private readonly channel: Channel;
   private readonly userAgent: string;
-  /** The server's host without IPv6 brackets, as request options want it. */
-  private readonly hostname: string;
   /** The server URL's path (an API server behind a path prefix), without its trailing slash. */
   private readonly pathPrefix: string;
+  private used = false;
 
-  private constructor(
-    server: URL,
-    credentials: CredentialSource,
-    agent: Agent | HttpAgent,
-    userAgent: string,
-  ) {
+  private constructor(server: URL, credentials: CredentialSource, channel: Channel, userAgent: string) {
     this.server = server;
     this.credentials = credentials;
-    this.agent = agent;
+    this.channel = channel;
     this.userAgent = userAgent;
-    this.hostname = server.hostname.replace(/^\[(.*)\]$/, '$1');
     this.pathPrefix = server.pathname.replace(/\/$/, '');
   }
 
   /**
-   * Builds the transport: TLS material once, a keep-alive pool. Asks for credentials once, so a
-   * missing exec plugin or token fails here, at start, rather than on the first watch.
+   * Builds the transport: TLS material once, HTTP/2 with an HTTP/1.1 fallback (or a keep-alive
+   * pool). Asks for credentials once, so a missing exec plugin or token fails here, at start,
+   * rather than on the first watch. Connects on the first request, so a server that is down at
+   * start is retried like any other outage.
    */
   static async create(config: ResolvedKubeconfig, options: TransportOptions = {}): Promise<Transport> {
     const { server, tls, credentials, agent: proxyAgent } = await config.connect();
     await credentials.current();
     const maxSockets = options.maxSockets ?? 32;
-    const agent =
-      proxyAgent ??
-      (server.protocol === 'http:'
-        ? new HttpAgent({ keepAlive: true, maxSockets })
-        : new Agent({
-            keepAlive: true,
-            maxSockets,
-            ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-            ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-            ...(tls.key === undefined ? {} : { key: tls.key }),
-            ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
-            ...(tls.servername === undefined ? {} : { servername: tls.servername }),
-          }));
-    return new Transport(server, credentials, agent, options.userAgent ?? 'nsync');
+    return new Transport(
+      server,
+      credentials,
+      channelFor(server, tls, maxSockets, options.http2 ?? true, proxyAgent),
+      options.userAgent ?? 'nsync',
+    );
   }
 
-  private async open(spec: RequestSpec): Promise<IncomingMessage> {
-    const url = this.server;
+  /** What the requests travel on: h2, or http/1.1 (the fallback, plain http:, a proxy-url). */
+  get protocol(): WireProtocol {
+    return this.used ? this.channel.protocol : 'unknown';
+  }
+
+  private async open(spec: RequestSpec): Promise<Exchange> {
     const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const credential = await this.credentials.current();
     const headers: Record<string, string> = {
-      ...credential.headers,
-      Accept: spec.accept ?? 'application/json',
-      'User-Agent': this.userAgent,
+      accept: spec.accept ?? 'application/json',
+      'user-agent': this.userAgent,
     };
-    if (payload !== undefined) {
-      headers['Content-Type'] = spec.contentType ?? 'application/json';
-      headers['Content-Length'] = String(Buffer.byteLength(payload));
-    }
-    const send = url.protocol === 'http:' ? httpRequest : request;
-    // An exec plugin's client certificate can change when it is asked again; the agent keys its
-    // sockets by certificate, so a rotated one gets new connections.
-    const clientCert =
-      url.protocol === 'https:' && credential.cert !== undefined && credential.key !== undefined
-        ? { cert: credential.cert, key: credential.key }
-        : {};
-    return new Promise((resolve, reject) => {
-      // Request options instead of a URL per request: parsing one per write was measurable in a fan-out.
-      const req = send(
-        {
-          protocol: url.protocol,
-          hostname: this.hostname,
-          port: url.port,
-          path: this.pathPrefix + spec.path,
-          method: spec.method,
-          agent: this.agent,
-          headers,
-          signal: spec.signal,
-          ...clientCert,
-        },
-        resolve,
-      );
-      req.setTimeout(spec.timeoutMs ?? 30_000, () => {
-        req.destroy(new Error(`${spec.method} ${spec.path} timed out`));
-      });
-      req.on('error', reject);
-      if (payload !== undefined) req.write(payload);
-      req.end();
+    for (const [name, value] of Object.entries(credential.headers)) headers[name.toLowerCase()] = value;
+    if (payload !== undefined) headers['content-type'] = spec.contentType ?? 'application/json';
+    const exchange = await this.channel.send({
+      method: spec.method,
+      path: this.pathPrefix + spec.path,
+      headers,
+      payload,
+      timeoutMs: spec.timeoutMs ?? 30_000,
+      signal: spec.signal,
+      clientCert:
+        credential.cert !== undefined && credential.key !== undefined
+          ? { cert: credential.cert, key: credential.key }
+          : undefined,
     });
+    this.used = true;
+    return exchange;
   }
 
   /** One JSON request; non-2xx answers throw an ApiError. */
   async json<T>(spec: RequestSpec): Promise<JsonResponse<T>> {
     const response = await this.open(spec);
-    const text = await readText(response);
-    const status = response.statusCode ?? 0;
+    const text = await readText(response.body);
+    const status = response.status;
     if (status < 200 || status >= 300) {
       if (status === 401) this.credentials.invalidate();
-      const retryAfter = response.headers['retry-after'];
-      throw apiErrorFrom(
-        status,
-        text,
-        `${spec.method} ${spec.path}`,
-        typeof retryAfter === 'string' ? retryAfter : undefined,
-      );
+      throw apiErrorFrom(status, text, `${spec.method} ${spec.path}`, response.retryAfter);
     }
     return { status, body: (text === '' ? {} : JSON.parse(text)) as T };
   }
@@ -165,15 +178,16 @@ export class Transport {
    */
   async stream(spec: RequestSpec, onLine: (line: unknown) => void): Promise<void> {
     const response = await this.open({ ...spec, timeoutMs: spec.timeoutMs ?? 0 });
-    const status = response.statusCode ?? 0;
+    const status = response.status;
     if (status < 200 || status >= 300) {
       if (status === 401) this.credentials.invalidate();
-      throw apiErrorFrom(status, await readText(response), `${spec.method} ${spec.path}`);
+      throw apiErrorFrom(status, await readText(response.body), `${spec.method} ${spec.path}`);
     }
-    response.setEncoding('utf8');
+    const body = response.body;
+    body.setEncoding('utf8');
     let pending = '';
     await new Promise<void>((resolve, reject) => {
-      response.on('data', (chunk: string) => {
+      body.on('data', (chunk: string) => {
         pending += chunk;
         let newline = pending.indexOf('\n');
         while (newline >= 0) {
@@ -183,31 +197,44 @@ export class Transport {
             try {
               onLine(JSON.parse(line));
             } catch (error) {
-              response.destroy(error instanceof Error ? error : new Error(String(error)));
+              body.destroy(error instanceof Error ? error : new Error(String(error)));
               return;
             }
           }
           newline = pending.indexOf('\n');
         }
       });
-      response.on('end', resolve);
-      response.on('error', reject);
+      body.on('end', resolve);
+      body.on('error', reject);
       // An aborted or reset stream may end with 'close' alone; settling twice is a no-op.
-      response.on('close', () => {
-        if (response.complete) resolve();
+      body.on('close', () => {
+        if (response.complete()) resolve();
         else reject(new Error('watch stream closed'));
       });
     });
   }
 
-  /** Closes pooled connections (shutdown). */
+  /** Closes pooled connections and sessions (shutdown). */
   close(): void {
-    this.agent.destroy();
+    this.channel.close();
   }
 }
 
-async function readText(response: IncomingMessage): Promise<string> {
+/** HTTP/2 (negotiated) for https: servers reached directly; HTTP/1.1 for the rest. */
+function channelFor(
+  server: URL,
+  tls: TlsMaterial,
+  maxSockets: number,
+  http2: boolean,
+  proxyAgent: HttpAgent | undefined,
+): Channel {
+  const h1 = (): Http1Channel => new Http1Channel(server, tls, maxSockets, proxyAgent);
+  if (!http2 || proxyAgent !== undefined || server.protocol !== 'https:') return h1();
+  return new Negotiating(new Http2Channel(server, tls), h1);
+}
+
+async function readText(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of response) chunks.push(chunk as Buffer);
+  for await (const chunk of body) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -9,14 +9,34 @@
  * - `500-after`: forwards (the write happens), then answers 500 instead of the real answer;
  * - `hang`: never forwards and never answers, until the client gives up;
  * - `hang-after`: forwards (the write happens), then never answers;
- * - `reset`: destroys the connection at once.
+ * - `reset`: destroys the connection at once (under HTTP/2: every stream on it);
+ * - `rst-stream`: resets this request's HTTP/2 stream alone (HTTP/1.1: destroys the connection);
+ * - `refuse`: resets the stream with REFUSED_STREAM, which promises it was not processed (HTTP/1.1:
+ *   destroys the connection).
+ *
+ * By default it speaks plain HTTP/1.1. With `tls: 'h2'` it is an HTTPS server that offers h2 and
+ * http/1.1 in its TLS handshake (with the API server's own certificate, so the cluster's CA file
+ * verifies it) and can send GOAWAY on every session; with `tls: 'http/1.1'` it offers only
+ * http/1.1, as a proxy or load balancer in front of an API server may: clients must fall back.
  *
  * It also counts write attempts per object, can end or cut every open watch (as a server that
  * closes watches), and can hold new watches back (so a client resumes them only after etcd has
  * compacted the revision it resumes from).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import {
+  Agent,
+  createServer as createHttpsServer,
+  request as httpsRequest,
+  type RequestOptions,
+} from 'node:https';
+import {
+  constants as http2Constants,
+  createSecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from 'node:http2';
 import type { ClientRequest, IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -24,7 +44,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** What the proxy does with one request. */
-export type Fault = 'pass' | '429' | '500' | '500-after' | 'hang' | 'hang-after' | 'reset';
+export type Fault =
+  'pass' | '429' | '500' | '500-after' | 'hang' | 'hang-after' | 'reset' | 'rst-stream' | 'refuse';
+
+/** A request as either server kind hands it over. */
+type Incoming = IncomingMessage | Http2ServerRequest;
+/** An answer as either server kind takes it. */
+type Outgoing = ServerResponse | Http2ServerResponse;
 
 /** One request as the fault policy sees it. */
 export interface ProxiedRequest {
@@ -58,12 +84,21 @@ export interface FaultProxyOptions {
   readonly policy?: (request: ProxiedRequest) => Fault;
   /** Retry-After (seconds) of injected 429s, per request. @default 1 */
   readonly retryAfterSeconds?: (request: ProxiedRequest) => number;
+  /**
+   * Plain HTTP (the default), HTTPS offering h2 and http/1.1, or HTTPS offering http/1.1 only.
+   * @default 'none'
+   */
+  readonly tls?: 'none' | 'h2' | 'http/1.1';
 }
 
 /** A running proxy. */
 export interface FaultProxy {
-  /** `http://127.0.0.1:<port>`. */
+  /** `http://127.0.0.1:<port>`, or https: with `tls`. */
   readonly url: string;
+  /** Requests seen per HTTP version ('1.1', '2.0'). */
+  readonly versions: ReadonlyMap<string, number>;
+  /** Sends GOAWAY on every open HTTP/2 session and closes it; returns how many. */
+  goaway(): number;
   /** Replaces the fault policy. */
   setPolicy(policy: (request: ProxiedRequest) => Fault): void;
   /** Writes a kubeconfig that reaches the API server through this proxy with `token`. */
@@ -105,9 +140,17 @@ const HOP_BY_HOP = new Set([
 function forwardable(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name.toLowerCase())) out[name] = value;
+    // HTTP/2 pseudo-headers (:method, :path …) are the request line, not headers.
+    if (value !== undefined && !HOP_BY_HOP.has(name.toLowerCase()) && !name.startsWith(':'))
+      out[name] = value;
   }
   return out;
+}
+
+/** Starts an answer on either server kind. */
+function writeHead(response: Outgoing, status: number, headers: Record<string, string | string[]>): void {
+  if ('stream' in response) response.writeHead(status, headers);
+  else response.writeHead(status, headers);
 }
 
 /** Reads `/api/v1/namespaces/<ns>/<resource>/<name>` and `/apis/<g>/<v>/namespaces/…` paths. */
@@ -165,9 +208,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     hang: 0,
     'hang-after': 0,
     reset: 0,
+    'rst-stream': 0,
+    refuse: 0,
   };
+  const versions = new Map<string, number>();
+  const sessions = new Set<Http2Session>();
   const watches = new Set<{
-    response: ServerResponse;
+    response: Outgoing;
     answer: IncomingMessage;
     upstreamRequest: ClientRequest;
   }>();
@@ -178,7 +225,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   /** Sends the request upstream; calls `onResponse` with the answer (not yet read). */
   const forward = (
-    request: IncomingMessage,
+    request: Incoming,
     body: Buffer,
     onResponse: (answer: IncomingMessage, upstreamRequest: ClientRequest) => void,
     onError: (error: Error) => void,
@@ -197,13 +244,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     return upstreamRequest;
   };
 
-  const relay = (request: IncomingMessage, response: ServerResponse, body: Buffer, watch: boolean): void => {
+  const relay = (request: Incoming, response: Outgoing, body: Buffer, watch: boolean): void => {
     const upstreamRequest = forward(
       request,
       body,
       (answer) => {
-        response.writeHead(answer.statusCode ?? 502, forwardable(answer.headers));
-        response.flushHeaders();
+        writeHead(response, answer.statusCode ?? 502, forwardable(answer.headers));
+        if ('flushHeaders' in response) response.flushHeaders();
         if (watch) {
           const entry = { response, answer, upstreamRequest };
           watches.add(entry);
@@ -220,7 +267,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       },
       () => {
         if (!response.headersSent) {
-          response.writeHead(502, { 'content-type': 'application/json' });
+          writeHead(response, 502, { 'content-type': 'application/json' });
           response.end(statusBody(502, 'BadGateway'));
         } else {
           response.destroy();
@@ -233,7 +280,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     });
   };
 
-  const handle = (request: IncomingMessage, response: ServerResponse, body: Buffer): void => {
+  /** Resets this request's HTTP/2 stream with `code`; under HTTP/1.1 cuts the connection. */
+  const resetStream = (request: Incoming, code: number): void => {
+    if ('stream' in request) request.stream.close(code);
+    else request.socket.destroy();
+  };
+
+  const handle = (request: Incoming, response: Outgoing, body: Buffer): void => {
+    versions.set(request.httpVersion, (versions.get(request.httpVersion) ?? 0) + 1);
     const url = new URL(request.url ?? '/', 'http://proxy');
     const method = request.method ?? 'GET';
     const watch = url.searchParams.get('watch') === '1' || url.searchParams.get('watch') === 'true';
@@ -272,14 +326,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         relay(request, response, body, watch);
         return;
       case '429':
-        response.writeHead(429, {
+        writeHead(response, 429, {
           'content-type': 'application/json',
           'retry-after': String(retryAfter(info)),
         });
         response.end(statusBody(429, 'TooManyRequests'));
         return;
       case '500':
-        response.writeHead(500, { 'content-type': 'application/json' });
+        writeHead(response, 500, { 'content-type': 'application/json' });
         response.end(statusBody(500, 'InternalError'));
         return;
       case '500-after':
@@ -289,7 +343,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           (answer) => {
             answer.resume();
             answer.once('end', () => {
-              response.writeHead(500, { 'content-type': 'application/json' });
+              writeHead(response, 500, { 'content-type': 'application/json' });
               response.end(statusBody(500, 'InternalError'));
             });
           },
@@ -307,20 +361,48 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         );
         return;
       case 'reset':
-        request.socket.destroy();
+        // Under HTTP/2 the request's socket is a view of its stream: cut the whole connection.
+        if ('stream' in request) request.stream.session?.destroy();
+        else request.socket.destroy();
+        return;
+      case 'rst-stream':
+        resetStream(request, http2Constants.NGHTTP2_INTERNAL_ERROR);
+        return;
+      case 'refuse':
+        resetStream(request, http2Constants.NGHTTP2_REFUSED_STREAM);
         return;
     }
   };
 
-  const server: Server = createServer((request, response) => {
+  const onRequest = (request: Incoming, response: Outgoing): void => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       handle(request, response, Buffer.concat(chunks));
     });
+  };
+  const mode = options.tls ?? 'none';
+  // The API server's self-signed certificate and key sit side by side in its --cert-dir.
+  const certificate = (): { cert: Buffer; key: Buffer } => ({
+    cert: readFileSync(options.caFile),
+    key: readFileSync(options.caFile.replace(/\.crt$/, '.key')),
   });
-  server.keepAliveTimeout = 60_000;
-  server.on('connection', (socket) => {
+  let server: Server | ReturnType<typeof createSecureServer>;
+  if (mode === 'h2') {
+    const secure = createSecureServer({ ...certificate(), allowHTTP1: true }, onRequest);
+    secure.on('session', (session: Http2Session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    });
+    server = secure;
+  } else if (mode === 'http/1.1') {
+    server = createHttpsServer({ ...certificate(), ALPNProtocols: ['http/1.1'] }, onRequest);
+    server.keepAliveTimeout = 60_000;
+  } else {
+    server = createServer(onRequest);
+    server.keepAliveTimeout = 60_000;
+  }
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
@@ -330,12 +412,22 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const url = `http://127.0.0.1:${String(port)}`;
+  const url = `${mode === 'none' ? 'http' : 'https'}://127.0.0.1:${String(port)}`;
 
   return {
     url,
     writes,
     injected,
+    versions,
+    goaway() {
+      const open = [...sessions];
+      for (const session of open) {
+        if (session.closed || session.destroyed) continue;
+        session.goaway(http2Constants.NGHTTP2_NO_ERROR);
+        session.close();
+      }
+      return open.length;
+    },
     setPolicy(next) {
       policy = next;
     },
@@ -350,6 +442,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           '- name: via-proxy',
           '  cluster:',
           `    server: ${url}`,
+          ...(mode === 'none' ? [] : [`    certificate-authority: ${options.caFile}`]),
           'users:',
           `- name: ${user}`,
           '  user:',
