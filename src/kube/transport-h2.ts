@@ -1,7 +1,7 @@
 /**
  * HTTP/2 to the API server: one TLS connection carries every request as a stream, as client-go
  * does. Against HTTP/1.1 it saves a connection per concurrent write and most of the client's CPU
- * per request (docs/adr/0080). The TLS handshake offers h2 and http/1.1; a server or proxy that
+ * per request (docs/adr/0019). The TLS handshake offers h2 and http/1.1; a server or proxy that
  * picks http/1.1 gets a `NoHttp2` error before anything is sent, and the transport falls back.
  *
  * What a server may do to a session, and what happens then:

@@ -48,7 +48,7 @@ export interface TransportOptions {
   /** User-Agent header, so audit logs and apiserver_request_total name nsync. @default 'nsync' */
   readonly userAgent?: string;
   /**
-   * Offer h2 in the TLS handshake of an https: server (docs/adr/0080). false: HTTP/1.1 only, for
+   * Offer h2 in the TLS handshake of an https: server (docs/adr/0019). false: HTTP/1.1 only, for
    * measurements and as an escape hatch. @default true
    */
   readonly http2?: boolean;

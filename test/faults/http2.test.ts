@@ -1,5 +1,5 @@
 /**
- * nsync's requests over HTTP/2 (docs/adr/0080), through a fault-injecting HTTPS proxy in front of
+ * nsync's requests over HTTP/2 (docs/adr/0019), through a fault-injecting HTTPS proxy in front of
  * the real API server: streams reset and refused, whole connections cut and GOAWAY sent while a
  * fan-out is under way, a watch stream cut, 429 with Retry-After — and a proxy that offers only
  * http/1.1, where nsync must fall back and work exactly as before.
