@@ -116,11 +116,22 @@ export async function eventsAbout(
   cluster: Cluster,
   namespace: string,
   name: string,
-): Promise<{ reason: string; type: string; note: string }[]> {
+): Promise<{ reason: string; type: string; note: string; reportingInstance: string }[]> {
   const answer = await cluster.api<{
-    items: { reason: string; type: string; note?: string; regarding?: { name?: string } }[];
+    items: {
+      reason: string;
+      type: string;
+      note?: string;
+      reportingInstance?: string;
+      regarding?: { name?: string };
+    }[];
   }>('GET', `/apis/events.k8s.io/v1/namespaces/${namespace}/events`);
   return answer.body.items
     .filter((event) => event.regarding?.name === name)
-    .map((event) => ({ reason: event.reason, type: event.type, note: event.note ?? '' }));
+    .map((event) => ({
+      reason: event.reason,
+      type: event.type,
+      note: event.note ?? '',
+      reportingInstance: event.reportingInstance ?? '',
+    }));
 }
