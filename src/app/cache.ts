@@ -58,7 +58,7 @@ function newObjectStore(kind: Kind, clusterName: string): Store<ObjectMeta, Obje
 }
 
 /** A sink that keeps a store equal to what the list+watch saw. */
-function storeSink<T>(
+export function storeSink<T>(
   store: Store<T, string>,
   convert: (raw: RawObject) => T,
   key: (item: T) => string,

@@ -5,7 +5,7 @@
  */
 import { classify } from '../../kube/errors.ts';
 import { ListWatch, type ListWatchSink, type ListWatchStatus } from '../../kube/listwatch.ts';
-import { CONFIGMAPS, NAMESPACES, SECRETS, type RawObject, type Resource } from '../../kube/resources.ts';
+import { CONFIGMAPS, NAMESPACES, SECRETS, type Resource } from '../../kube/resources.ts';
 import type { Transport } from '../../kube/transport.ts';
 import { Writer } from '../../kube/writer.ts';
 import type { Guardrails, ObjectMeta, Plan, Snapshot, SourceState } from '../../plan/model.ts';
@@ -17,7 +17,7 @@ import { Limiter } from '../../runtime/limit.ts';
 import { WorkQueue } from '../../runtime/queue.ts';
 import { Store } from '../../runtime/store.ts';
 import { applyOps, type WriteFailure } from '../apply.ts';
-import { RESOURCES, SOURCE_INDEX_VALUE, type ClusterCache, type ObjectIndex } from '../cache.ts';
+import { RESOURCES, SOURCE_INDEX_VALUE, storeSink, type ClusterCache, type ObjectIndex } from '../cache.ts';
 import { describeError, type EventRecorder } from '../events.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -72,23 +72,6 @@ function newRemoteStore(kind: Kind, clusterName: string): Store<ObjectMeta, Obje
       targetProblems: NO_INDEX,
     },
   });
-}
-
-function sinkOf<T>(
-  store: Store<T, string>,
-  convert: (raw: RawObject) => T,
-  key: (item: T) => string,
-): ListWatchSink<T> {
-  return {
-    convert,
-    relisted: (items) => {
-      store.replace(items, '');
-    },
-    event: (type, item) => {
-      if (type === 'DELETED') store.delete(key(item));
-      else store.upsert(item);
-    },
-  };
 }
 
 /** The one push rule kubed's `sync-contexts` means in a remote cluster: same name, labels and annotations copied. */
@@ -163,13 +146,13 @@ export class RemoteCluster {
     this.watches = [
       watch(
         NAMESPACES,
-        sinkOf(this.namespaces, toNamespaceInfo, (ns) => ns.name),
+        storeSink(this.namespaces, toNamespaceInfo, (ns) => ns.name),
         false,
       ),
       ...kinds.map((kind) =>
         watch(
           kind === 'Secret' ? SECRETS : CONFIGMAPS,
-          sinkOf(
+          storeSink(
             this.mirrors[kind],
             (raw) => toObjectMeta(kind, raw),
             (meta) => objectKey(meta.namespace, meta.name),
