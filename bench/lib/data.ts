@@ -5,6 +5,7 @@
  * work per object as nsync.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { pool, type KubeClient } from './kube.ts';
 
 /** Namespace of every source. */
 export const SOURCE_NAMESPACE = 'bench-src';
@@ -87,4 +88,25 @@ const FLOOR_UID = randomUUID();
 /** A content-hash-like value (sha256 hex length). */
 export function fakeHash(): string {
   return randomBytes(32).toString('hex');
+}
+
+/** Creates sources in SOURCE_NAMESPACE, eight at a time (the set-up of S3, S4 and the scale profile). */
+export async function createSources(
+  admin: KubeClient,
+  sources: readonly {
+    readonly kind: 'Secret' | 'ConfigMap';
+    readonly plural: string;
+    readonly name: string;
+    readonly data: Record<string, string>;
+  }[],
+): Promise<void> {
+  await pool(sources.length, 8, async (i) => {
+    const source = sources[i];
+    if (source === undefined) return;
+    await admin.ok(
+      'POST',
+      `/api/v1/namespaces/${SOURCE_NAMESPACE}/${source.plural}`,
+      sourceBody(source.kind, source.name, source.data),
+    );
+  });
 }

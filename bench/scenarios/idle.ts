@@ -11,7 +11,13 @@
  */
 import { join } from 'node:path';
 import { freshCluster, ms, type Context } from '../lib/context.ts';
-import { randomBase64, smallConfigData, smallSecretData, SOURCE_NAMESPACE, sourceBody } from '../lib/data.ts';
+import {
+  createSources,
+  randomBase64,
+  smallConfigData,
+  smallSecretData,
+  SOURCE_NAMESPACE,
+} from '../lib/data.ts';
 import { createNamespaces, pool, type KubeClient } from '../lib/kube.ts';
 import {
   CHECKOUT,
@@ -350,15 +356,7 @@ export async function runIdle(context: Context): Promise<IdleResult> {
       ),
     );
     const t0 = performance.now();
-    await pool(sources.length, 8, async (i) => {
-      const source = sources[i];
-      if (source === undefined) return;
-      await admin.ok(
-        'POST',
-        `/api/v1/namespaces/${SOURCE_NAMESPACE}/${source.plural}`,
-        sourceBody(source.kind, source.name, source.data),
-      );
-    });
+    await createSources(admin, sources);
     const done = await Promise.all(waits);
     const setupMs = Math.max(...done.map((result) => result.at)) - t0;
     const setupDone = done.every((result) => result.done);

@@ -20,11 +20,11 @@ import {
   smallConfigData,
   smallSecretData,
   SOURCE_NAMESPACE,
-  sourceBody,
+  createSources,
 } from '../lib/data.ts';
 import { buildGoFloor, GoFloor } from '../lib/floor-go.ts';
 import { GoFloorWriter, NodeFloorWriter, type FloorKind, type FloorWriter } from '../lib/floor-writers.ts';
-import { adminCredentials, createNamespaces, KubeClient, pool } from '../lib/kube.ts';
+import { adminCredentials, createNamespaces, KubeClient } from '../lib/kube.ts';
 import { load, type Load } from '../lib/machine.ts';
 import { NsyncProcess, sleep } from '../lib/nsync.ts';
 import { MirrorWatch, verifyData } from '../lib/watch.ts';
@@ -194,15 +194,7 @@ export async function runScale(context: Context, profile: ScaleProfile): Promise
         ),
       );
       const t0 = performance.now();
-      await pool(batch.length, 8, async (i) => {
-        const source = batch[i];
-        if (source === undefined) return;
-        await admin.ok(
-          'POST',
-          `/api/v1/namespaces/${SOURCE_NAMESPACE}/${source.plural}`,
-          sourceBody(source.kind, source.name, source.data),
-        );
-      });
+      await createSources(admin, batch);
       const done = await Promise.all(waits);
       const syncMs = ms(Math.max(...done.map((result) => result.at)) - t0);
       await holder.current.waitSettled({ quietMs: 2000, timeoutMs: 600_000 });

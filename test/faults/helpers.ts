@@ -176,6 +176,14 @@ export async function assertUntouched(cluster: Cluster, planted: Planted): Promi
   );
 }
 
+/** Verbs that write, as the fault proxy reports them. */
+export const WRITE_VERBS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The seed of a fault run: FAULT_SEED to replay one, else a fresh one (printed by the tests). */
+export function faultSeed(): number {
+  return Number.parseInt(process.env['FAULT_SEED'] ?? String(Date.now() % 1_000_000), 10);
+}
+
 /** A deterministic random source (mulberry32): the seed is printed, so a churn run can be replayed. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;

@@ -27,14 +27,15 @@ import {
   sampleValue,
   seededRandom,
   Teardown,
+  faultSeed,
+  WRITE_VERBS,
 } from './helpers.ts';
 
 const cluster = sharedCluster();
 const prefix = `fh${randomBytes(2).toString('hex')}`;
 const fallbackPrefix = `fb${randomBytes(2).toString('hex')}`;
-const seed = Number.parseInt(process.env['FAULT_SEED'] ?? String(Date.now() % 1_000_000), 10);
+const seed = faultSeed();
 const random = seededRandom(seed);
-const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const TARGETS = 60;
 /** Objects whose name starts with this get one 429 with a long Retry-After. */
 const RETRY_AFTER_PREFIX = 'ra-';
@@ -57,7 +58,7 @@ function ours(request: ProxiedRequest): boolean {
 
 function firstWrite(proxy: FaultProxy, request: ProxiedRequest): boolean {
   const key = `${request.resource ?? ''}/${request.namespace ?? ''}/${request.name ?? ''}`;
-  return WRITES.has(request.method) && (proxy.writes.get(key)?.length ?? 0) === 0;
+  return WRITE_VERBS.has(request.method) && (proxy.writes.get(key)?.length ?? 0) === 0;
 }
 
 function policy(request: ProxiedRequest): Fault {
@@ -66,7 +67,7 @@ function policy(request: ProxiedRequest): Fault {
     return firstWrite(h2proxy, request) ? '429' : 'pass';
   if (request.name?.startsWith(REFUSED_PREFIX) === true)
     return firstWrite(h2proxy, request) ? 'refuse' : 'pass';
-  if (!chaos || !WRITES.has(request.method)) return 'pass';
+  if (!chaos || !WRITE_VERBS.has(request.method)) return 'pass';
   const roll = random();
   if (roll < 0.08) return 'rst-stream';
   if (roll < 0.14) return 'refuse';

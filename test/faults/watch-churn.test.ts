@@ -32,13 +32,14 @@ import {
   SOAK,
   Teardown,
   type DesiredMirrors,
+  faultSeed,
 } from './helpers.ts';
 
 const prefix = `fc${randomBytes(2).toString('hex')}`;
 const CHURN_MS = SOAK ? 600_000 : 90_000;
 /** Watches are closed every [min, min*2) ms. */
 const CLOSE_EVERY_MS = SOAK ? 30_000 : 10_000;
-const seed = Number.parseInt(process.env['FAULT_SEED'] ?? String(Date.now() % 1_000_000), 10);
+const seed = faultSeed();
 const teardown = new Teardown();
 let controlPlane: ControlPlane;
 let proxy: FaultProxy;

@@ -26,13 +26,14 @@ import {
   sampleValue,
   seededRandom,
   Teardown,
+  faultSeed,
+  WRITE_VERBS,
 } from './helpers.ts';
 
 const cluster = sharedCluster();
 const prefix = `fw${randomBytes(2).toString('hex')}`;
-const seed = Number.parseInt(process.env['FAULT_SEED'] ?? String(Date.now() % 1_000_000), 10);
+const seed = faultSeed();
 const random = seededRandom(seed);
-const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Unanswered requests cost nsync its 30 s request timeout each: a few prove the point. */
 let hangsLeft = 2;
 /** Objects whose name starts with this get one 429 with a long Retry-After (see the last test). */
@@ -52,10 +53,10 @@ function policy(request: ProxiedRequest): Fault {
   if (!ours(request) || request.watch) return 'pass';
   if (request.name?.startsWith(RETRY_AFTER_PREFIX) === true) {
     const key = `${request.resource ?? ''}/${request.namespace ?? ''}/${request.name}`;
-    return WRITES.has(request.method) && (proxy.writes.get(key)?.length ?? 0) === 0 ? '429' : 'pass';
+    return WRITE_VERBS.has(request.method) && (proxy.writes.get(key)?.length ?? 0) === 0 ? '429' : 'pass';
   }
   const roll = random();
-  if (!WRITES.has(request.method)) return roll < 0.1 ? '500' : 'pass';
+  if (!WRITE_VERBS.has(request.method)) return roll < 0.1 ? '500' : 'pass';
   if (roll < 0.15) return '429';
   if (roll < 0.25) return '500';
   if (roll < 0.33) return '500-after';
