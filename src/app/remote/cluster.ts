@@ -27,13 +27,28 @@ import type { SourceReader } from '../sources.ts';
 /** The kinds copied across clusters: kubed copies Secrets and ConfigMaps only. */
 export const REMOTE_KINDS: readonly Kind[] = ['Secret', 'ConfigMap'];
 
-/** How to reach one remote cluster: a context of `--remote-kubeconfig`. */
+/**
+ * How to reach one remote cluster, and what the operator said about it: a context of
+ * `--remote-kubeconfig` (`origin: 'kubeconfig'`) or a registered cluster, one Secret in nsync's
+ * namespace (`origin: 'registered'`).
+ */
 export interface RemoteAccess {
-  /** The context's name: what a source's `sync-contexts` names. */
+  /** The context's or registered cluster's name: what a source names (`sync-contexts`, native cluster globs). */
   readonly name: string;
-  /** The context's namespace: every copy goes there; undefined = the source's own namespace. */
+  /** Every copy goes to this namespace and the mirror watch is confined to it; undefined = per rule. */
   readonly namespace: string | undefined;
   readonly transport: Transport;
+  /** Where the operator declared it. */
+  readonly origin: 'kubeconfig' | 'registered';
+  /** The cluster's labels, which cluster selectors match: a registration's labels; none for a context. */
+  readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The registration's `nsync.dev/accept-from` (source namespace globs, `!` excludes): which
+   * namespaces' annotations and Mirrors may push into this cluster. ClusterMirrors (the operator's)
+   * need no such consent. Undefined on a registration = none; a kubeconfig context accepts every
+   * source namespace (kubed's model: listing the context is the operator's consent).
+   */
+  readonly acceptFrom: string | undefined;
 }
 
 /** What a remote cluster shares with the local pipeline: read-only views, and where to report. */

@@ -44,7 +44,14 @@ export async function connectRemoteClusters(
   try {
     for (const { context, config } of resolved) {
       const transport = await Transport.create(config, { maxSockets: REMOTE_SOCKETS, userAgent });
-      remotes.push({ name: context, namespace: config.namespace, transport });
+      remotes.push({
+        name: context,
+        namespace: config.namespace,
+        transport,
+        origin: 'kubeconfig',
+        labels: {},
+        acceptFrom: '*',
+      });
     }
   } catch (error) {
     for (const remote of remotes) remote.transport.close();
