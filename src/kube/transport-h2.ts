@@ -306,9 +306,9 @@ function untilAborted<T>(
         signal.removeEventListener('abort', abort);
         resolve(value);
       },
-      (error: unknown) => {
+      (error: Error) => {
         signal.removeEventListener('abort', abort);
-        reject(error as Error);
+        reject(error);
       },
     );
   });
