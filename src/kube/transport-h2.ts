@@ -296,21 +296,15 @@ function untilAborted<T>(
 ): Promise<T> {
   if (signal === undefined) return waiting;
   if (signal.aborted) return Promise.reject(abortError(outgoing));
-  return new Promise<T>((resolve, reject) => {
-    const abort = (): void => {
+  let abort: () => void = () => undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    abort = () => {
       reject(abortError(outgoing));
     };
     signal.addEventListener('abort', abort, { once: true });
-    waiting.then(
-      (value) => {
-        signal.removeEventListener('abort', abort);
-        resolve(value);
-      },
-      (error: Error) => {
-        signal.removeEventListener('abort', abort);
-        reject(error);
-      },
-    );
+  });
+  return Promise.race([waiting, aborted]).finally(() => {
+    signal.removeEventListener('abort', abort);
   });
 }
 
