@@ -210,6 +210,17 @@ class UsageError extends Error {
   }
 }
 
+/** The remote clusters nsync run would serve, and those explain asks. */
+interface RemoteClusters {
+  /**
+   * Every context nsync run would serve (undefined without --remote-kubeconfig): this cluster's
+   * plan then reports only `sync-contexts` entries missing from the file, as the controller does.
+   */
+  readonly contexts: ReadonlySet<string> | undefined;
+  /** The clusters to explain, connected: all of them, or the one --cluster names. */
+  readonly explained: readonly RemoteAccess[];
+}
+
 /**
  * The remote clusters to explain: the contexts of --remote-kubeconfig (a context that reaches this
  * cluster is left out, as by nsync run), narrowed by --cluster. Throws KubeconfigError for a file
@@ -219,11 +230,11 @@ async function remoteClustersOf(
   config: Config,
   only: string | undefined,
   local: Transport,
-): Promise<RemoteAccess[]> {
+): Promise<RemoteClusters> {
   if (config.remoteKubeconfig === '') {
     if (only !== undefined)
       throw new UsageError('--cluster needs --remote-kubeconfig (and --cluster-name), as nsync run has them');
-    return [];
+    return { contexts: undefined, explained: [] };
   }
   const all = await connectRemoteClusters(
     config.remoteKubeconfig,
@@ -231,7 +242,8 @@ async function remoteClustersOf(
     createLogger('silent'),
     `nsync/${VERSION} (explain)`,
   );
-  if (only === undefined) return all;
+  const contexts = new Set(all.map((remote) => remote.name));
+  if (only === undefined) return { contexts, explained: all };
   const kept = only === config.clusterName ? [] : all.filter((remote) => remote.name === only);
   for (const remote of all) if (!kept.includes(remote)) remote.transport.close();
   if (only !== config.clusterName && kept.length === 0) {
@@ -239,7 +251,7 @@ async function remoteClustersOf(
       `--cluster: no cluster named "${only}" (this one is "${config.clusterName}"; remote: ${all.map((remote) => remote.name).join(', ') || 'none'})`,
     );
   }
-  return kept;
+  return { contexts, explained: kept };
 }
 
 /** --cluster-timeout in milliseconds, or a UsageError. */
@@ -296,7 +308,7 @@ export async function explainCommand(
     if (error instanceof KubeconfigError) return fail(error.message);
     throw error;
   }
-  let remotes: RemoteAccess[];
+  let remotes: RemoteClusters;
   try {
     remotes = await remoteClustersOf(config, args.cluster, transport);
   } catch (error) {
@@ -310,7 +322,7 @@ export async function explainCommand(
       parsed,
     );
   } finally {
-    for (const remote of remotes) remote.transport.close();
+    for (const remote of remotes.explained) remote.transport.close();
     transport.close();
   }
 }
@@ -324,7 +336,7 @@ interface ExplainSetup {
   /** The source's namespace. */
   readonly namespace: string;
   /** The remote clusters to explain too (none without --remote-kubeconfig). */
-  readonly remotes: readonly RemoteAccess[];
+  readonly remotes: RemoteClusters;
   readonly clusterTimeoutMs: number;
 }
 
@@ -374,8 +386,8 @@ async function explainWith(
   const guardrails = guardrailsOf(config);
   // Remote clusters list while this one does; each within its own deadline.
   const remote =
-    setup.remotes.length > 0 && copiedAcrossClusters(kind)
-      ? new RemoteExplainer(setup.remotes, {
+    setup.remotes.explained.length > 0 && copiedAcrossClusters(kind)
+      ? new RemoteExplainer(setup.remotes.explained, {
           local: cache,
           sources,
           guardrails,
@@ -398,7 +410,13 @@ async function explainWith(
     const planned = await planSource(
       { writer, limiter: new Limiter(4) },
       await snapshotOf(
-        { cache, sources, guardrails, resources },
+        {
+          cache,
+          sources,
+          guardrails,
+          resources,
+          ...(setup.remotes.contexts === undefined ? {} : { remoteContexts: setup.remotes.contexts }),
+        },
         { kind, namespace: target.namespace, name },
       ),
     );
