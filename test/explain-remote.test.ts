@@ -316,6 +316,9 @@ test('kubectl nsync explain -o json carries a clusters entry per cluster: create
   const local = await run(pluginBin, explainArgs('fresh', '-o', 'json', '--cluster=home'));
   assert.equal(local.code, 0, local.stderr);
   assert.deepEqual((JSON.parse(local.stdout) as Document).clusters, []);
+  const badTimeout = await run(pluginBin, explainArgs('fresh', '--cluster-timeout=soon'));
+  assert.equal(badTimeout.code, 2);
+  assert.match(badTimeout.stderr, /^kubectl nsync explain: --cluster-timeout: expected a duration/);
   const unknown = await run(pluginBin, explainArgs('fresh', '--cluster=nowhere'));
   assert.equal(unknown.code, 2);
   assert.equal(
