@@ -32,8 +32,11 @@ const nsyncBin = join(import.meta.dirname, '..', 'bin', 'nsync.js');
 const pluginBin = join(import.meta.dirname, '..', 'bin', 'kubectl-nsync.js');
 /** Explain must end by itself well before this; a hang is killed and fails the test. */
 const HANG_LIMIT_MS = 150_000;
-/** Short, so the silent cluster's deadline is what ends the wait. */
-const CLUSTER_TIMEOUT = '3s';
+/**
+ * The silent cluster's deadline ends its wait (below the transport's 30 s connect timeout, which
+ * would end it otherwise with another message); long enough for east to list on a busy machine.
+ */
+const CLUSTER_TIMEOUT = '10s';
 
 let east: ControlPlane;
 let silent: Server;
