@@ -198,10 +198,6 @@ function parseOutput(text: string | undefined): OutputFormat | undefined {
   return text.trim().toLowerCase() === 'json' ? 'json' : undefined;
 }
 
-/**
- * Prints the explanation; returns the exit code. `program` is the name the command was called by
- * (`nsync`, or `kubectl nsync` for the plugin), for the usage text and errors.
- */
 /** An explain argument that cannot be used: exit 2 with the message, as for a bad run option. */
 class UsageError extends Error {
   constructor(message: string) {
@@ -224,7 +220,7 @@ interface RemoteClusters {
 /**
  * The remote clusters to explain: the contexts of --remote-kubeconfig (a context that reaches this
  * cluster is left out, as by nsync run), narrowed by --cluster. Throws KubeconfigError for a file
- * nsync run would refuse, and ConfigError for a --cluster that names no cluster.
+ * nsync run would refuse, and UsageError for a --cluster that names no cluster.
  */
 async function remoteClustersOf(
   config: Config,
@@ -443,7 +439,7 @@ async function explainWith(
     if (remoteShown) process.stdout.write(`${localHeading(config.clusterName)}\n`);
     process.stdout.write(`${formatExplain(plan)}\n`);
     if (remoteShown && !copiedAcrossClusters(kind))
-      process.stdout.write(`Other clusters: nsync copies only Secrets and ConfigMaps there.\n`);
+      process.stdout.write('Other clusters: nsync copies only Secrets and ConfigMaps there.\n');
     for (const cluster of clusters) process.stdout.write(`${formatCluster(cluster)}\n`);
     return 0;
   } finally {
