@@ -28,6 +28,8 @@ import { startNsync } from './support/nsync.ts';
 const home = sharedCluster();
 const prefix = uniqueName('xr');
 const src = `${prefix}-src`;
+/** A source namespace east does not have. */
+const lonely = `${prefix}-lonely`;
 const nsyncBin = join(import.meta.dirname, '..', 'bin', 'nsync.js');
 const pluginBin = join(import.meta.dirname, '..', 'bin', 'kubectl-nsync.js');
 /** Explain must end by itself well before this; a hang is killed and fails the test. */
@@ -149,7 +151,7 @@ before(async () => {
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const address = silent.address();
   const silentPort = typeof address === 'object' && address !== null ? address.port : 0;
-  await createNamespaces(home, [{ name: src }]);
+  await createNamespaces(home, [{ name: src }, { name: lonely }]);
   await createNamespaces(east, [{ name: src }]);
   const eastContext = { name: 'east', server: east.server, token: east.admin.token, ca: east.caFile };
   const nobody = east.users[0];
@@ -202,6 +204,12 @@ before(async () => {
     sourceSecret('taken', 'taken-value', { [kubed.syncContexts]: 'east' }),
   );
   await createObject(home, 'secrets', src, sourceSecret('homebound', 'home-value'));
+  await createObject(
+    home,
+    'secrets',
+    lonely,
+    sourceSecret('far', 'far-value', { [kubed.syncContexts]: 'east' }),
+  );
 });
 
 after(async () => {
@@ -314,6 +322,18 @@ test('kubectl nsync explain -o json carries a clusters entry per cluster: create
   assert.equal(nothing.status, 'planned');
   assert.deepEqual(nothing.targets, []);
   assert.match(nothing.reason ?? '', /^Nothing to do: the source does not name this cluster/);
+
+  // Named, but its namespace does not exist in east: said so, never created.
+  const far = await run(pluginBin, [
+    ...explainArgs('far', '-o', 'json', '--cluster=east').map((arg) => (arg === src ? lonely : arg)),
+  ]);
+  assert.equal(far.code, 0, far.stderr);
+  const missing = clusterOf(JSON.parse(far.stdout) as Document, 'east');
+  assert.deepEqual([missing.status, missing.targets], ['planned', []]);
+  assert.match(
+    missing.reason ?? '',
+    /^No target: the namespace it would be copied into does not exist there/,
+  );
 
   // --cluster=<this cluster's name>: no remote cluster; a name that is no cluster: a usage error.
   const local = await run(pluginBin, explainArgs('fresh', '-o', 'json', '--cluster=home'));
