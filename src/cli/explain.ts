@@ -5,13 +5,23 @@
  * kubectl plugin `kubectl nsync explain …` (bin/kubectl-nsync.js).
  */
 import { ClusterCache } from '../app/cache.ts';
-import { ConfigError, guardrailsOf, OPTIONS, parseConfig, type Config } from '../app/config.ts';
+import {
+  ConfigError,
+  guardrailsOf,
+  OPTIONS,
+  parseConfig,
+  parseDuration,
+  type Config,
+} from '../app/config.ts';
 import { describeError } from '../app/events.ts';
 import { planSource, snapshotOf } from '../app/reconcile.ts';
+import type { RemoteAccess } from '../app/remote/cluster.ts';
+import { connectRemoteClusters } from '../app/remote/connect.ts';
+import { copiedAcrossClusters, RemoteExplainer } from '../app/remote/explain.ts';
 import { SourceReader } from '../app/sources.ts';
 import { KubeconfigError, loadKubeConfig, Transport } from '../kube/transport.ts';
 import { Writer } from '../kube/writer.ts';
-import { formatExplain } from '../plan/explain.ts';
+import { formatCluster, formatExplain, localHeading, type ClusterExplanation } from '../plan/explain.ts';
 import { EXPLAIN_API_VERSION, explainDocument } from '../plan/explain-json.ts';
 import { Limiter } from '../runtime/limit.ts';
 import type { MirrorKind } from '../api/index.ts';
@@ -20,6 +30,7 @@ import { MirrorResources, type CachedMirror } from '../app/mirror-resources.ts';
 import { parseSourceQueueKey } from '../app/objects.ts';
 import type { Plan } from '../plan/model.ts';
 import type { Kind, ObjectKey } from '../rules/model.ts';
+import { VERSION } from './version.ts';
 
 /** A plan narrowed to the decisions one resource's rule made, and where it was outranked. */
 function onlyOrigin(plan: Plan, origin: string): Plan {
@@ -84,11 +95,21 @@ export function explainUsage(program: string): string {
       docs/operations.md); without it, a table
   --kubeconfig <file>, --context <name>
       as for kubectl, which also passes them to the kubectl-nsync plugin; $KUBECONFIG is honoured
+  --remote-kubeconfig <file> --cluster-name <name>
+      as given to nsync run: also explains, per remote cluster and namespace, what nsync does there
+  --cluster <name>
+      only this remote cluster (the --cluster-name of this one: no remote cluster)
+  --cluster-timeout <duration>
+      how long each remote cluster may take to answer before it is reported unreachable
+      (default ${String(DEFAULT_CLUSTER_TIMEOUT_MS / 1000)}s)
 
 explain takes every option of nsync run (flags or NSYNC_* variables), so passing the deployment's
 own guardrails (--exclude-namespaces, --source-namespaces, --dialects …) shows exactly what it
 decides. It only reads.`;
 }
+
+/** How long a remote cluster may take to list what nsync watches there, unless --cluster-timeout says. */
+const DEFAULT_CLUSTER_TIMEOUT_MS = 20_000;
 
 /** How explain prints its answer. */
 type OutputFormat = 'table' | 'json';
@@ -98,6 +119,9 @@ interface ExplainArguments {
   readonly target: readonly string[];
   readonly namespace: string | undefined;
   readonly output: string | undefined;
+  /** `--cluster`: only this remote cluster. */
+  readonly cluster: string | undefined;
+  readonly clusterTimeout: string | undefined;
   readonly rest: readonly string[];
   /** A flag of explain's own given without its value. */
   readonly missing: string | undefined;
@@ -110,11 +134,18 @@ interface ExplainArguments {
 function splitArguments(argv: readonly string[]): ExplainArguments {
   const target: string[] = [];
   const rest: string[] = [];
-  const own: Record<'namespace' | 'output', string | undefined> = { namespace: undefined, output: undefined };
+  const own: Record<'namespace' | 'output' | 'cluster' | 'clusterTimeout', string | undefined> = {
+    namespace: undefined,
+    output: undefined,
+    cluster: undefined,
+    clusterTimeout: undefined,
+  };
   let missing: string | undefined;
   const spellings = [
     { key: 'namespace', short: '-n', long: '--namespace' },
     { key: 'output', short: '-o', long: '--output' },
+    { key: 'cluster', short: '--cluster', long: '--cluster' },
+    { key: 'clusterTimeout', short: '--cluster-timeout', long: '--cluster-timeout' },
   ] as const;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
@@ -140,7 +171,15 @@ function splitArguments(argv: readonly string[]): ExplainArguments {
       target.push(arg);
     }
   }
-  return { target, namespace: own.namespace, output: own.output, rest, missing };
+  return {
+    target,
+    namespace: own.namespace,
+    output: own.output,
+    cluster: own.cluster,
+    clusterTimeout: own.clusterTimeout,
+    rest,
+    missing,
+  };
 }
 
 /** `secret/name`, or kubectl's other spelling `secret name`. */
@@ -157,6 +196,67 @@ function parseTarget(target: readonly string[]): { kind: Kind | MirrorKind; name
 function parseOutput(text: string | undefined): OutputFormat | undefined {
   if (text === undefined) return 'table';
   return text.trim().toLowerCase() === 'json' ? 'json' : undefined;
+}
+
+/** An explain argument that cannot be used: exit 2 with the message, as for a bad run option. */
+class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The remote clusters nsync run would serve, and those explain asks. */
+interface RemoteClusters {
+  /**
+   * Every context nsync run would serve (undefined without --remote-kubeconfig): this cluster's
+   * plan then reports only `sync-contexts` entries missing from the file, as the controller does.
+   */
+  readonly contexts: ReadonlySet<string> | undefined;
+  /** The clusters to explain, connected: all of them, or the one --cluster names. */
+  readonly explained: readonly RemoteAccess[];
+}
+
+/**
+ * The remote clusters to explain: the contexts of --remote-kubeconfig (a context that reaches this
+ * cluster is left out, as by nsync run), narrowed by --cluster. Throws KubeconfigError for a file
+ * nsync run would refuse, and UsageError for a --cluster that names no cluster.
+ */
+async function remoteClustersOf(
+  config: Config,
+  only: string | undefined,
+  local: Transport,
+): Promise<RemoteClusters> {
+  if (config.remoteKubeconfig === '') {
+    if (only !== undefined)
+      throw new UsageError('--cluster needs --remote-kubeconfig (and --cluster-name), as nsync run has them');
+    return { contexts: undefined, explained: [] };
+  }
+  const all = await connectRemoteClusters(
+    config.remoteKubeconfig,
+    local.server,
+    createLogger('silent'),
+    `nsync/${VERSION} (explain)`,
+  );
+  const contexts = new Set(all.map((remote) => remote.name));
+  if (only === undefined) return { contexts, explained: all };
+  const kept = only === config.clusterName ? [] : all.filter((remote) => remote.name === only);
+  for (const remote of all) if (!kept.includes(remote)) remote.transport.close();
+  if (only !== config.clusterName && kept.length === 0) {
+    throw new UsageError(
+      `--cluster: no cluster named "${only}" (this one is "${config.clusterName}"; remote: ${all.map((remote) => remote.name).join(', ') || 'none'})`,
+    );
+  }
+  return { contexts, explained: kept };
+}
+
+/** --cluster-timeout in milliseconds, or a UsageError. */
+function clusterTimeoutOf(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_CLUSTER_TIMEOUT_MS;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(`--cluster-timeout: expected a duration such as 500ms, 30s or 1m, got "${text}"`);
+  return ms;
 }
 
 /**
@@ -184,10 +284,13 @@ export async function explainCommand(
     return 2;
   }
   let config: Config;
+  let clusterTimeoutMs: number;
   try {
     config = parseConfig(args.rest, env);
+    clusterTimeoutMs = clusterTimeoutOf(args.clusterTimeout);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof TypeError) return fail(error.message);
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof TypeError)
+      return fail(error.message);
     throw error;
   }
   let transport: Transport;
@@ -201,6 +304,44 @@ export async function explainCommand(
     if (error instanceof KubeconfigError) return fail(error.message);
     throw error;
   }
+  let remotes: RemoteClusters;
+  try {
+    remotes = await remoteClustersOf(config, args.cluster, transport);
+  } catch (error) {
+    transport.close();
+    if (error instanceof KubeconfigError || error instanceof UsageError) return fail(error.message);
+    throw error;
+  }
+  try {
+    return await explainWith(
+      { program, output, config, transport, namespace, remotes, clusterTimeoutMs },
+      parsed,
+    );
+  } finally {
+    for (const remote of remotes.explained) remote.transport.close();
+    transport.close();
+  }
+}
+
+/** What explain has once its arguments are understood and its clusters connected. */
+interface ExplainSetup {
+  readonly program: string;
+  readonly output: OutputFormat;
+  readonly config: Config;
+  readonly transport: Transport;
+  /** The source's namespace. */
+  readonly namespace: string;
+  /** The remote clusters to explain too (none without --remote-kubeconfig). */
+  readonly remotes: RemoteClusters;
+  readonly clusterTimeoutMs: number;
+}
+
+/** Reads, plans and prints; the caller closes the transports. */
+async function explainWith(
+  setup: ExplainSetup,
+  parsed: { kind: Kind | MirrorKind; name: string },
+): Promise<number> {
+  const { program, output, config, transport, namespace } = setup;
   const stop = new AbortController();
   // A controller retries a failed list for ever; a command says what failed and stops, as kubectl.
   let failure: { readonly resource: string; readonly error: unknown } | undefined;
@@ -220,7 +361,6 @@ export async function explainCommand(
   if ('origin' in wanted && (wanted.entry === undefined || wanted.source === undefined)) {
     stop.abort();
     await wanted.listed;
-    transport.close();
     process.stderr.write(
       wanted.entry === undefined
         ? `${program} explain: ${wanted.origin} not found (are the nsync.dev CRDs installed?)\n`
@@ -237,6 +377,19 @@ export async function explainCommand(
       stop.abort();
     },
   });
+  const writer = new Writer(transport);
+  const sources = new SourceReader(writer);
+  const guardrails = guardrailsOf(config);
+  // Remote clusters list while this one does; each within its own deadline.
+  const remote =
+    setup.remotes.explained.length > 0 && copiedAcrossClusters(kind)
+      ? new RemoteExplainer(setup.remotes.explained, {
+          local: cache,
+          sources,
+          guardrails,
+          timeoutMs: setup.clusterTimeoutMs,
+        })
+      : undefined;
   const running = Promise.all([
     cache.run(stop.signal),
     'origin' in wanted ? wanted.listed : resources.run(stop.signal),
@@ -250,31 +403,47 @@ export async function explainCommand(
       );
       return 1;
     }
-    const writer = new Writer(transport);
     const planned = await planSource(
       { writer, limiter: new Limiter(4) },
       await snapshotOf(
-        { cache, sources: new SourceReader(writer), guardrails: guardrailsOf(config), resources },
+        {
+          cache,
+          sources,
+          guardrails,
+          resources,
+          ...(setup.remotes.contexts === undefined ? {} : { remoteContexts: setup.remotes.contexts }),
+        },
         { kind, namespace: target.namespace, name },
       ),
     );
     const { snapshot } = planned;
-    // For a resource: only what its own rule decided.
-    const plan = 'origin' in wanted ? onlyOrigin(planned.plan, wanted.origin) : planned.plan;
+    // For a resource: only what its own rule decided, here and in every remote cluster.
+    const narrow = (plan: Plan): Plan => ('origin' in wanted ? onlyOrigin(plan, wanted.origin) : plan);
+    const plan = narrow(planned.plan);
+    const clusters = ((await remote?.explain({ kind, namespace: target.namespace, name })) ?? []).map(
+      (cluster): ClusterExplanation =>
+        cluster.outcome.status === 'planned' && cluster.outcome.plan !== undefined
+          ? { ...cluster, outcome: { ...cluster.outcome, plan: narrow(cluster.outcome.plan) } }
+          : cluster,
+    );
     const exists = snapshot.source !== undefined;
     if (output === 'json') {
-      const document = explainDocument({ kind, namespace: target.namespace, name }, exists, plan);
+      const document = explainDocument({ kind, namespace: target.namespace, name }, exists, plan, clusters);
       process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
       return 0;
     }
+    const remoteShown = config.remoteKubeconfig !== '';
     if ('origin' in wanted)
       process.stdout.write(`${wanted.origin} pushes ${kind} ${target.namespace}/${name}.\n`);
     if (!exists) process.stdout.write(`${kind} ${target.namespace}/${name} does not exist.\n`);
+    if (remoteShown) process.stdout.write(`${localHeading(config.clusterName)}\n`);
     process.stdout.write(`${formatExplain(plan)}\n`);
+    if (remoteShown && !copiedAcrossClusters(kind))
+      process.stdout.write('Other clusters: nsync copies only Secrets and ConfigMaps there.\n');
+    for (const cluster of clusters) process.stdout.write(`${formatCluster(cluster)}\n`);
     return 0;
   } finally {
     stop.abort();
-    await running;
-    transport.close();
+    await Promise.all([running, remote?.stop()]);
   }
 }

@@ -21,7 +21,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import { isIP } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { TlsMaterial } from './kubeconfig.ts';
 import type { Channel, Exchange, Outgoing } from './transport-exchange.ts';
 import { tlsOptions } from './transport-h1.ts';
@@ -75,6 +75,8 @@ export class Http2Channel implements Channel {
   private readonly port: number;
   private current: Pending | undefined;
   private readonly sessions = new Set<ClientHttp2Session>();
+  /** Connections still in their TCP connect or TLS handshake: `close()` must end those too. */
+  private readonly connecting = new Set<TLSSocket>();
   private closed = false;
 
   constructor(server: URL, tls: TlsMaterial) {
@@ -89,7 +91,7 @@ export class Http2Channel implements Channel {
   }
 
   private async attempt(outgoing: Outgoing, again: boolean): Promise<Exchange> {
-    const live = await this.live(outgoing.clientCert);
+    const live = await untilAborted(this.live(outgoing.clientCert), outgoing.signal, outgoing);
     const headers: OutgoingHttpHeaders = {
       ...outgoing.headers,
       [constants.HTTP2_HEADER_METHOD]: outgoing.method,
@@ -201,16 +203,19 @@ export class Http2Channel implements Channel {
         ...(servername === undefined ? {} : { servername }),
         ...(clientCert ?? {}),
       });
+      this.connecting.add(socket);
       const timer = setTimeout(() => {
         socket.destroy(new Error(`connecting to ${this.server.host} timed out`));
       }, CONNECT_TIMEOUT_MS);
       const failed = (error: Error): void => {
         clearTimeout(timer);
+        this.connecting.delete(socket);
         reject(error);
       };
       socket.once('error', failed);
       socket.once('secureConnect', () => {
         clearTimeout(timer);
+        this.connecting.delete(socket);
         socket.removeListener('error', failed);
         if (socket.alpnProtocol !== 'h2') {
           const chosen = socket.alpnProtocol;
@@ -273,5 +278,39 @@ export class Http2Channel implements Channel {
     this.current = undefined;
     for (const session of this.sessions) session.destroy();
     this.sessions.clear();
+    // A server that accepts the connection and never answers must not hold a closed transport
+    // (and the process) until the connect timeout.
+    for (const socket of this.connecting) socket.destroy(new Error('transport closed'));
   }
+}
+
+/**
+ * The session a request waits for, or a rejection as soon as the request is aborted: the wait for
+ * a connection is part of the request (a stop must not wait out the connect timeout). The
+ * connection attempt itself goes on for the next request.
+ */
+function untilAborted<T>(
+  waiting: Promise<T>,
+  signal: AbortSignal | undefined,
+  outgoing: Outgoing,
+): Promise<T> {
+  if (signal === undefined) return waiting;
+  if (signal.aborted) return Promise.reject(abortError(outgoing));
+  let abort: () => void = () => undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    abort = () => {
+      reject(abortError(outgoing));
+    };
+    signal.addEventListener('abort', abort, { once: true });
+  });
+  return Promise.race([waiting, aborted]).finally(() => {
+    signal.removeEventListener('abort', abort);
+  });
+}
+
+/** The error an aborted request rejects with, as fetch and http2 name it. */
+function abortError(outgoing: Outgoing): Error {
+  const error = new Error(`${outgoing.method} ${outgoing.path} aborted`);
+  error.name = 'AbortError';
+  return error;
 }

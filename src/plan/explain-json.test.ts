@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EXPLAIN_API_VERSION, explainDocument } from './explain-json.ts';
+import type { ClusterExplanation } from './explain.ts';
 import type { Decision, WriteOp } from './model.ts';
 import { planOf } from '../testing/plan.ts';
 
@@ -87,6 +88,7 @@ void describe('explainDocument', () => {
       ],
       writes: { create: 1, replace: 0, patch: 1, delete: 0 },
       problems: [],
+      clusters: [],
     });
   });
 
@@ -122,5 +124,100 @@ void describe('explainDocument', () => {
         message: 'Bad.',
       },
     ]);
+  });
+
+  void it('adds one entry per remote cluster, every field present whatever its outcome', () => {
+    const cluster = (name: string, outcome: ClusterExplanation['outcome']): ClusterExplanation => ({
+      name,
+      origin: 'kubeconfig',
+      server: `https://${name}.example:6443`,
+      namespace: name === 'east' ? 'team-a' : undefined,
+      outcome,
+    });
+    const document = explainDocument(source, true, planOf(), [
+      cluster('east', {
+        status: 'planned',
+        plan: planOf({
+          decisions: [decision('team-a', 'push', 'create', 'Creates it there.')],
+          ops: [op('create', 'team-a')],
+        }),
+        namespaces: 1,
+      }),
+      cluster('west', { status: 'unreachable', reason: 'cannot reach https://west.example:6443: refused' }),
+      cluster('north', { status: 'forbidden', reason: 'GET /api/v1/namespaces: 403 Forbidden' }),
+      cluster('south', { status: 'planned', plan: undefined, namespaces: 0 }),
+      cluster('gone', { status: 'planned', plan: planOf(), namespaces: 0 }),
+    ]);
+    const none = { create: 0, replace: 0, patch: 0, delete: 0 };
+    assert.deepEqual(JSON.parse(JSON.stringify(document.clusters)), [
+      {
+        name: 'east',
+        origin: 'kubeconfig',
+        server: 'https://east.example:6443',
+        namespace: 'team-a',
+        status: 'planned',
+        reason: null,
+        targets: [
+          {
+            namespace: 'team-a',
+            name: 'db',
+            mode: 'push',
+            decision: 'create',
+            reason: 'Creates it there.',
+            write: 'create',
+            keptKeys: [],
+          },
+        ],
+        writes: { ...none, create: 1 },
+        problems: [],
+      },
+      {
+        name: 'west',
+        origin: 'kubeconfig',
+        server: 'https://west.example:6443',
+        namespace: null,
+        status: 'unreachable',
+        reason: 'cannot reach https://west.example:6443: refused',
+        targets: [],
+        writes: none,
+        problems: [],
+      },
+      {
+        name: 'north',
+        origin: 'kubeconfig',
+        server: 'https://north.example:6443',
+        namespace: null,
+        status: 'forbidden',
+        reason: 'GET /api/v1/namespaces: 403 Forbidden',
+        targets: [],
+        writes: none,
+        problems: [],
+      },
+      {
+        name: 'south',
+        origin: 'kubeconfig',
+        server: 'https://south.example:6443',
+        namespace: null,
+        status: 'planned',
+        reason: 'Nothing to do: the source does not name this cluster and nsync has no copy of it there.',
+        targets: [],
+        writes: none,
+        problems: [],
+      },
+      {
+        name: 'gone',
+        origin: 'kubeconfig',
+        server: 'https://gone.example:6443',
+        namespace: null,
+        status: 'planned',
+        reason:
+          'No target: the namespace it would be copied into does not exist there; nsync never creates one, and copies once it exists.',
+        targets: [],
+        writes: none,
+        problems: [],
+      },
+    ]);
+    // This cluster's part is unchanged by the clusters beside it: v1 readers keep working.
+    assert.deepEqual({ ...document, clusters: [] }, explainDocument(source, true, planOf()));
   });
 });

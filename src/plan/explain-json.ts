@@ -9,7 +9,7 @@
  * Pure: turns a Plan into plain data.
  */
 import type { ObjectKey, RuleProblem } from '../rules/model.ts';
-import { compareDecisions } from './explain.ts';
+import { clusterNote, compareDecisions, type ClusterExplanation } from './explain.ts';
 import type { Plan, WriteOp } from './model.ts';
 
 /** The `apiVersion` of the document; bumped only by a change that is not an addition. */
@@ -38,6 +38,31 @@ export interface ExplainedProblem {
   readonly message: string;
 }
 
+/**
+ * One remote cluster (added within v1): what nsync does there for this source, in the same shape
+ * as this cluster's part of the document, or why it could not be told.
+ */
+export interface ExplainedCluster {
+  readonly name: string;
+  /** `kubeconfig` (a context of --remote-kubeconfig) or `registered` (a registration Secret). */
+  readonly origin: 'kubeconfig' | 'registered';
+  /** The API server's URL. */
+  readonly server: string;
+  /** The namespace the cluster's copies are confined to; null = per rule. */
+  readonly namespace: string | null;
+  /**
+   * `planned` (read completely and planned), `unreachable` (not read in time, or a network or
+   * server error) or `forbidden` (its credentials may not read what nsync watches there). Scripts
+   * must accept a status they do not know, as they accept new decision codes.
+   */
+  readonly status: string;
+  /** Why the cluster has no targets or was not planned; null when `targets` says it all. */
+  readonly reason: string | null;
+  readonly targets: readonly ExplainedTarget[];
+  readonly writes: Readonly<Record<WriteOp['verb'], number>>;
+  readonly problems: readonly ExplainedProblem[];
+}
+
 /** The whole document. */
 export interface ExplainDocument {
   readonly apiVersion: typeof EXPLAIN_API_VERSION;
@@ -49,6 +74,8 @@ export interface ExplainDocument {
   readonly writes: Readonly<Record<WriteOp['verb'], number>>;
   /** Problems of the source's annotations, then of pull targets' annotations. */
   readonly problems: readonly ExplainedProblem[];
+  /** One entry per remote cluster explained, in the order given; empty without remote clusters. */
+  readonly clusters: readonly ExplainedCluster[];
 }
 
 /**
@@ -59,8 +86,8 @@ function slot(mode: 'push' | 'pull', namespace: string, name: string): string {
   return `${mode} ${namespace}/${name}`;
 }
 
-/** Builds the document for one source: `exists` is false when the source is not there. */
-export function explainDocument(source: ObjectKey, exists: boolean, plan: Plan): ExplainDocument {
+/** The targets, write counts and problems of one plan: this cluster's, or a remote cluster's. */
+function planPart(source: ObjectKey, plan: Plan): Pick<ExplainDocument, 'targets' | 'writes' | 'problems'> {
   const writes: Record<WriteOp['verb'], number> = { create: 0, replace: 0, patch: 0, delete: 0 };
   const verbs = new Map<string, WriteOp['verb']>();
   for (const op of plan.ops) {
@@ -76,9 +103,6 @@ export function explainDocument(source: ObjectKey, exists: boolean, plan: Plan):
       message,
     });
   return {
-    apiVersion: EXPLAIN_API_VERSION,
-    kind: 'Explanation',
-    source: { kind: source.kind, namespace: source.namespace, name: source.name, exists },
     targets: [...plan.decisions].sort(compareDecisions).map((decision) => ({
       namespace: decision.namespace,
       name: decision.name,
@@ -93,5 +117,42 @@ export function explainDocument(source: ObjectKey, exists: boolean, plan: Plan):
       ...plan.sourceProblems.map(problem(source)),
       ...plan.targetProblems.flatMap(({ target, problems }) => problems.map(problem(target))),
     ],
+  };
+}
+
+/** One remote cluster's entry: every field present whatever the outcome, so jq paths never depend on it. */
+function clusterPart(source: ObjectKey, cluster: ClusterExplanation): ExplainedCluster {
+  const { outcome } = cluster;
+  const planned =
+    outcome.status === 'planned' && outcome.plan !== undefined
+      ? planPart(source, outcome.plan)
+      : { targets: [], writes: { create: 0, replace: 0, patch: 0, delete: 0 }, problems: [] };
+  return {
+    name: cluster.name,
+    origin: cluster.origin,
+    server: cluster.server,
+    namespace: cluster.namespace ?? null,
+    status: outcome.status,
+    reason: clusterNote(outcome) ?? null,
+    ...planned,
+  };
+}
+
+/**
+ * Builds the document for one source: `exists` is false when the source is not there; `clusters`
+ * are the remote clusters explained (none without --remote-kubeconfig).
+ */
+export function explainDocument(
+  source: ObjectKey,
+  exists: boolean,
+  plan: Plan,
+  clusters: readonly ClusterExplanation[] = [],
+): ExplainDocument {
+  return {
+    apiVersion: EXPLAIN_API_VERSION,
+    kind: 'Explanation',
+    source: { kind: source.kind, namespace: source.namespace, name: source.name, exists },
+    ...planPart(source, plan),
+    clusters: clusters.map((cluster) => clusterPart(source, cluster)),
   };
 }

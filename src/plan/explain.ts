@@ -99,3 +99,74 @@ export function formatExplain(plan: Plan): string {
     [...decisionLines(plan.decisions), '', writeSummary(plan.ops), ...problemLines(plan)].join('\n') + '\n'
   );
 }
+
+/**
+ * What `nsync explain` learned about one remote cluster. Pure data, built by the remote explainer
+ * (app/remote/explain.ts), so the table and the JSON document render the same facts.
+ */
+export interface ClusterExplanation {
+  /** The context's or registered cluster's name. */
+  readonly name: string;
+  /** Where the operator declared it: a context of `--remote-kubeconfig`, or a registration Secret. */
+  readonly origin: 'kubeconfig' | 'registered';
+  /** The API server's URL (scheme, host, port): which server "unreachable" is about. */
+  readonly server: string;
+  /** The namespace the cluster's copies are confined to; undefined = per rule. */
+  readonly namespace: string | undefined;
+  readonly outcome: ClusterOutcome;
+}
+
+/**
+ * `planned`: nsync's caches of the cluster listed completely and the planner ran; `plan` is
+ * undefined when nothing concerns the cluster (the source does not name it and nsync has no copy
+ * there), and `namespaces` counts the namespaces there the plan could consider.
+ * `unreachable` / `forbidden`: it could not be read in time, or its credentials may not read what
+ * nsync watches there; `reason` says what failed.
+ */
+export type ClusterOutcome =
+  | { readonly status: 'planned'; readonly plan: Plan | undefined; readonly namespaces: number }
+  | { readonly status: 'unreachable' | 'forbidden'; readonly reason: string };
+
+/**
+ * Why a planned cluster has no target, or undefined when it has some: the table's and the JSON
+ * document's one sentence for the cases the planner has no row for.
+ */
+export function clusterNote(outcome: ClusterOutcome): string | undefined {
+  if (outcome.status !== 'planned') return outcome.reason;
+  if (outcome.plan === undefined)
+    return 'Nothing to do: the source does not name this cluster and nsync has no copy of it there.';
+  if (outcome.plan.decisions.length > 0) return undefined;
+  return outcome.namespaces === 0
+    ? 'No target: the namespace it would be copied into does not exist there; nsync never creates one, and copies once it exists.'
+    : 'No targets: no namespace there is selected.';
+}
+
+/** The heading of one cluster's section: its name, where it was declared, its confinement and server. */
+function clusterHeading(cluster: ClusterExplanation): string {
+  const parts = [
+    cluster.origin === 'kubeconfig' ? 'kubeconfig context' : 'registered cluster',
+    ...(cluster.namespace === undefined ? [] : [`namespace ${cluster.namespace}`]),
+    cluster.server,
+  ];
+  return cell(`Cluster ${cluster.name} (${parts.join(', ')}):`);
+}
+
+/** The heading of the local section, printed when remote clusters follow it. */
+export function localHeading(clusterName: string): string {
+  return cell(`Cluster ${clusterName === '' ? '(this cluster)' : `${clusterName} (this cluster)`}:`);
+}
+
+/**
+ * One remote cluster's section: its heading, then the same table, write count and problems as for
+ * this cluster, or the one sentence that says why there is no table (unreachable, forbidden,
+ * nothing to do, no target namespace there).
+ */
+export function formatCluster(cluster: ClusterExplanation): string {
+  const heading = clusterHeading(cluster);
+  const { outcome } = cluster;
+  const note = clusterNote(outcome);
+  if (outcome.status !== 'planned') return `${heading} ${outcome.status}: ${cell(outcome.reason)}\n`;
+  if (outcome.plan === undefined) return `${heading}\n${cell(note ?? '')}\n`;
+  if (note !== undefined) return `${[heading, cell(note), ...problemLines(outcome.plan)].join('\n')}\n`;
+  return `${heading}\n${formatExplain(outcome.plan)}`;
+}
