@@ -21,7 +21,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import { isIP } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { TlsMaterial } from './kubeconfig.ts';
 import type { Channel, Exchange, Outgoing } from './transport-exchange.ts';
 import { tlsOptions } from './transport-h1.ts';
@@ -75,6 +75,8 @@ export class Http2Channel implements Channel {
   private readonly port: number;
   private current: Pending | undefined;
   private readonly sessions = new Set<ClientHttp2Session>();
+  /** TLS connections still in their handshake: close() must end them too, or their timer holds the process. */
+  private readonly connecting = new Set<TLSSocket>();
   private closed = false;
 
   constructor(server: URL, tls: TlsMaterial) {
@@ -89,7 +91,7 @@ export class Http2Channel implements Channel {
   }
 
   private async attempt(outgoing: Outgoing, again: boolean): Promise<Exchange> {
-    const live = await this.live(outgoing.clientCert);
+    const live = await abortable(this.live(outgoing.clientCert), outgoing.signal);
     const headers: OutgoingHttpHeaders = {
       ...outgoing.headers,
       [constants.HTTP2_HEADER_METHOD]: outgoing.method,
@@ -201,16 +203,19 @@ export class Http2Channel implements Channel {
         ...(servername === undefined ? {} : { servername }),
         ...(clientCert ?? {}),
       });
+      this.connecting.add(socket);
       const timer = setTimeout(() => {
         socket.destroy(new Error(`connecting to ${this.server.host} timed out`));
       }, CONNECT_TIMEOUT_MS);
       const failed = (error: Error): void => {
         clearTimeout(timer);
+        this.connecting.delete(socket);
         reject(error);
       };
       socket.once('error', failed);
       socket.once('secureConnect', () => {
         clearTimeout(timer);
+        this.connecting.delete(socket);
         socket.removeListener('error', failed);
         if (socket.alpnProtocol !== 'h2') {
           const chosen = socket.alpnProtocol;
@@ -273,5 +278,37 @@ export class Http2Channel implements Channel {
     this.current = undefined;
     for (const session of this.sessions) session.destroy();
     this.sessions.clear();
+    for (const socket of this.connecting) socket.destroy(new Error('transport closed'));
+    this.connecting.clear();
   }
+}
+
+/**
+ * Waits for `pending` unless `signal` aborts first. A session still connecting is shared by every
+ * request waiting for it, so one request's stop must not end it; it only stops that request from
+ * waiting (a TLS handshake with a server that never answers takes up to CONNECT_TIMEOUT_MS).
+ */
+function abortable<T>(pending: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return pending;
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('request aborted');
 }

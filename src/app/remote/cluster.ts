@@ -112,12 +112,15 @@ export class RemoteCluster {
   private readonly writer: Writer;
   private readonly limiter: Limiter;
   private readonly watches: ListWatch<unknown>[];
+  /** Aborted when run()'s signal is: ends every request to this cluster, so none holds nsync's stop. */
+  private readonly stopped = new AbortController();
 
   constructor(access: RemoteAccess, deps: RemoteDeps) {
     this.name = access.name;
     this.access = access;
     this.deps = deps;
-    this.writer = new Writer(access.transport);
+    const transport = access.transport.withSignal(this.stopped.signal);
+    this.writer = new Writer(transport);
     this.limiter = new Limiter(deps.writeConcurrency);
     const clusterName = deps.guardrails.clusterName;
     this.mirrors = {
@@ -141,7 +144,7 @@ export class RemoteCluster {
     });
     const watch = <T>(resource: Resource, sink: ListWatchSink<T>, scoped: boolean): ListWatch<unknown> =>
       new ListWatch<T>({
-        transport: access.transport,
+        transport,
         resource,
         sink,
         metadataOnly: true,
@@ -226,6 +229,15 @@ export class RemoteCluster {
    * keys wait in this cluster's queue; nothing else waits for it.
    */
   async run(signal: AbortSignal, leading: Promise<boolean>, resyncPeriodMs: number): Promise<void> {
+    if (signal.aborted) this.stopped.abort();
+    else
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.stopped.abort();
+        },
+        { once: true },
+      );
     const watches = Promise.all(this.watches.map((watch) => watch.run(signal)));
     const ready = Promise.all(this.watches.map((watch) => watch.synced()));
     const aborted = new Promise<void>((resolve) => {
