@@ -206,10 +206,20 @@ test('deleting the winning source deletes its copy; the other source cluster the
   assert.equal(valueOf(taken), 'from-west');
   assert.equal(taken.metadata.labels?.[kubed.originCluster], 'west');
 
-  // The nsync in east does not claim west's copy either, over a full resync.
-  const since = Date.now() / 1000;
-  await resyncedAfter(inWest, since, 'the nsync in west');
-  await inEast.idle();
+  // The nsync in east does not claim west's copy either, over a full resync: not one write.
+  const writes = countWritesBy(
+    east,
+    { plural: 'secrets', namespace: target, name: 'cert', resourceVersion: taken.metadata.resourceVersion },
+    'nsync',
+  );
+  try {
+    const since = Date.now() / 1000;
+    await resyncedAfter(inWest, since, 'the nsync in west');
+    await Promise.all([inWest.idle(), inEast.idle()]);
+    assert.equal(writes.count(), 0, `writes to west's copy over the window: ${writes.versions().join(', ')}`);
+  } finally {
+    writes.stop();
+  }
   const still = await copyInEast();
   assert.equal(still?.metadata.uid, taken.metadata.uid);
   assert.equal(valueOf(still), 'from-west');
