@@ -290,7 +290,11 @@ export class Http2Channel implements Channel {
  */
 function abortable<T>(pending: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return pending;
-  if (signal.aborted) return Promise.reject(abortReason(signal));
+  if (signal.aborted) {
+    // Nobody else may be waiting for it: its failure must not become an unhandled rejection.
+    pending.catch(() => undefined);
+    return Promise.reject(abortReason(signal));
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => {
       reject(abortReason(signal));
