@@ -137,6 +137,8 @@ export class RemoteCluster {
           if (outcome === 'ok') deps.metrics.remoteLastSync.set({ cluster }, Date.now() / 1000);
         },
         onError: (key, error) => {
+          // A reconcile cut short by nsync's stop did not fail: its requests were ended on purpose.
+          if (this.stopped.signal.aborted) return;
           deps.metrics.remoteErrors.inc({ cluster });
           deps.log.warn({ cluster, key, err: describeError(error) }, 'remote reconcile failed');
         },
