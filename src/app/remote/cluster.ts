@@ -231,15 +231,12 @@ export class RemoteCluster {
    * keys wait in this cluster's queue; nothing else waits for it.
    */
   async run(signal: AbortSignal, leading: Promise<boolean>, resyncPeriodMs: number): Promise<void> {
-    if (signal.aborted) this.stopped.abort();
-    else
-      signal.addEventListener(
-        'abort',
-        () => {
-          this.stopped.abort();
-        },
-        { once: true },
-      );
+    // Every request to this cluster ends with the stop: none may hold it (docs/adr/0011).
+    const stop = (): void => {
+      this.stopped.abort();
+    };
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
     const watches = Promise.all(this.watches.map((watch) => watch.run(signal)));
     const ready = Promise.all(this.watches.map((watch) => watch.synced()));
     const aborted = new Promise<void>((resolve) => {
