@@ -75,7 +75,7 @@ export class Http2Channel implements Channel {
   private readonly port: number;
   private current: Pending | undefined;
   private readonly sessions = new Set<ClientHttp2Session>();
-  /** Connections still in their TCP connect or TLS handshake: `close()` must end those too. */
+  /** TLS connections still in their handshake: close() must end them too, or their timer holds the process. */
   private readonly connecting = new Set<TLSSocket>();
   private closed = false;
 
@@ -91,7 +91,7 @@ export class Http2Channel implements Channel {
   }
 
   private async attempt(outgoing: Outgoing, again: boolean): Promise<Exchange> {
-    const live = await untilAborted(this.live(outgoing.clientCert), outgoing.signal, outgoing);
+    const live = await abortable(this.live(outgoing.clientCert), outgoing.signal);
     const headers: OutgoingHttpHeaders = {
       ...outgoing.headers,
       [constants.HTTP2_HEADER_METHOD]: outgoing.method,
@@ -278,39 +278,41 @@ export class Http2Channel implements Channel {
     this.current = undefined;
     for (const session of this.sessions) session.destroy();
     this.sessions.clear();
-    // A server that accepts the connection and never answers must not hold a closed transport
-    // (and the process) until the connect timeout.
     for (const socket of this.connecting) socket.destroy(new Error('transport closed'));
+    this.connecting.clear();
   }
 }
 
 /**
- * The session a request waits for, or a rejection as soon as the request is aborted: the wait for
- * a connection is part of the request (a stop must not wait out the connect timeout). The
- * connection attempt itself goes on for the next request.
+ * Waits for `pending` unless `signal` aborts first. A session still connecting is shared by every
+ * request waiting for it, so one request's stop must not end it; it only stops that request from
+ * waiting (a TLS handshake with a server that never answers takes up to CONNECT_TIMEOUT_MS).
  */
-function untilAborted<T>(
-  waiting: Promise<T>,
-  signal: AbortSignal | undefined,
-  outgoing: Outgoing,
-): Promise<T> {
-  if (signal === undefined) return waiting;
-  if (signal.aborted) return Promise.reject(abortError(outgoing));
-  let abort: () => void = () => undefined;
-  const aborted = new Promise<never>((_resolve, reject) => {
-    abort = () => {
-      reject(abortError(outgoing));
+function abortable<T>(pending: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return pending;
+  if (signal.aborted) {
+    // Nobody else may be waiting for it: its failure must not become an unhandled rejection.
+    pending.catch(() => undefined);
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(abortReason(signal));
     };
-    signal.addEventListener('abort', abort, { once: true });
-  });
-  return Promise.race([waiting, aborted]).finally(() => {
-    signal.removeEventListener('abort', abort);
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   });
 }
 
-/** The error an aborted request rejects with, as fetch and http2 name it. */
-function abortError(outgoing: Outgoing): Error {
-  const error = new Error(`${outgoing.method} ${outgoing.path} aborted`);
-  error.name = 'AbortError';
-  return error;
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('request aborted');
 }

@@ -102,14 +102,38 @@ export class Transport {
   private readonly userAgent: string;
   /** The server URL's path (an API server behind a path prefix), without its trailing slash. */
   private readonly pathPrefix: string;
-  private used = false;
+  /** Shared with every view of withSignal(): whether any request went out. */
+  private readonly usage: { used: boolean };
+  /** withSignal()'s signal: ends every request of this view. */
+  private readonly stop: AbortSignal | undefined;
 
-  private constructor(server: URL, credentials: CredentialSource, channel: Channel, userAgent: string) {
+  private constructor(
+    server: URL,
+    credentials: CredentialSource,
+    channel: Channel,
+    userAgent: string,
+    usage: { used: boolean } = { used: false },
+    stop?: AbortSignal,
+  ) {
     this.server = server;
     this.credentials = credentials;
     this.channel = channel;
     this.userAgent = userAgent;
     this.pathPrefix = server.pathname.replace(/\/$/, '');
+    this.usage = usage;
+    this.stop = stop;
+  }
+
+  /**
+   * The same connections, with every request (lists, watches, reads, writes) also ended when
+   * `signal` aborts. A remote cluster's pipeline stops with nsync, and none of its requests may
+   * hold that stop for a timeout: a remote server that accepts connections and never answers
+   * would otherwise keep a write waiting 30 s (docs/multicluster.md, _Stopping_). Modules that
+   * make requests (Writer, ListWatch) need not know about it.
+   */
+  withSignal(signal: AbortSignal): Transport {
+    const stop = this.stop === undefined ? signal : AbortSignal.any([this.stop, signal]);
+    return new Transport(this.server, this.credentials, this.channel, this.userAgent, this.usage, stop);
   }
 
   /**
@@ -132,7 +156,7 @@ export class Transport {
 
   /** What the requests travel on: h2, or http/1.1 (the fallback, plain http:, a proxy-url). */
   get protocol(): WireProtocol {
-    return this.used ? this.channel.protocol : 'unknown';
+    return this.usage.used ? this.channel.protocol : 'unknown';
   }
 
   private async open(spec: RequestSpec): Promise<Exchange> {
@@ -150,14 +174,20 @@ export class Transport {
       headers,
       payload,
       timeoutMs: spec.timeoutMs ?? 30_000,
-      signal: spec.signal,
+      signal: this.signalOf(spec),
       clientCert:
         credential.cert !== undefined && credential.key !== undefined
           ? { cert: credential.cert, key: credential.key }
           : undefined,
     });
-    this.used = true;
+    this.usage.used = true;
     return exchange;
+  }
+
+  /** The request's own signal and this view's, whichever aborts first. */
+  private signalOf(spec: RequestSpec): AbortSignal | undefined {
+    if (this.stop === undefined) return spec.signal;
+    return spec.signal === undefined ? this.stop : AbortSignal.any([spec.signal, this.stop]);
   }
 
   /** One JSON request; non-2xx answers throw an ApiError. */

@@ -112,12 +112,15 @@ export class RemoteCluster {
   private readonly writer: Writer;
   private readonly limiter: Limiter;
   private readonly watches: ListWatch<unknown>[];
+  /** Aborted when run()'s signal is: ends every request to this cluster, so none holds nsync's stop. */
+  private readonly stopped = new AbortController();
 
   constructor(access: RemoteAccess, deps: RemoteDeps) {
     this.name = access.name;
     this.access = access;
     this.deps = deps;
-    this.writer = new Writer(access.transport);
+    const transport = access.transport.withSignal(this.stopped.signal);
+    this.writer = new Writer(transport);
     this.limiter = new Limiter(deps.writeConcurrency);
     const clusterName = deps.guardrails.clusterName;
     this.mirrors = {
@@ -134,6 +137,8 @@ export class RemoteCluster {
           if (outcome === 'ok') deps.metrics.remoteLastSync.set({ cluster }, Date.now() / 1000);
         },
         onError: (key, error) => {
+          // A reconcile cut short by nsync's stop did not fail: its requests were ended on purpose.
+          if (this.stopped.signal.aborted) return;
           deps.metrics.remoteErrors.inc({ cluster });
           deps.log.warn({ cluster, key, err: describeError(error) }, 'remote reconcile failed');
         },
@@ -141,7 +146,7 @@ export class RemoteCluster {
     });
     const watch = <T>(resource: Resource, sink: ListWatchSink<T>, scoped: boolean): ListWatch<unknown> =>
       new ListWatch<T>({
-        transport: access.transport,
+        transport,
         resource,
         sink,
         metadataOnly: true,
@@ -226,6 +231,12 @@ export class RemoteCluster {
    * keys wait in this cluster's queue; nothing else waits for it.
    */
   async run(signal: AbortSignal, leading: Promise<boolean>, resyncPeriodMs: number): Promise<void> {
+    // Every request to this cluster ends with the stop: none may hold it (docs/adr/0011).
+    const stop = (): void => {
+      this.stopped.abort();
+    };
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
     const watches = Promise.all(this.watches.map((watch) => watch.run(signal)));
     const ready = Promise.all(this.watches.map((watch) => watch.synced()));
     const aborted = new Promise<void>((resolve) => {
