@@ -66,6 +66,8 @@ function observed(transport: Transport, onFailure: (error: unknown) => void): Tr
   };
   view.json = <T>(spec: RequestSpec) => transport.json<T>(spec).catch(report);
   view.stream = (spec, onLine) => transport.stream(spec, onLine).catch(report);
+  // The pipeline makes its requests on a view that ends with its stop: that view is observed too.
+  view.withSignal = (signal) => observed(transport.withSignal(signal), onFailure);
   return view;
 }
 
