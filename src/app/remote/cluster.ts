@@ -112,6 +112,8 @@ export class RemoteCluster {
   private readonly writer: Writer;
   private readonly limiter: Limiter;
   private readonly watches: ListWatch<unknown>[];
+  /** This pipeline's own stop, so one cluster can go (a deleted registration) while the rest run. */
+  private readonly abort = new AbortController();
 
   constructor(access: RemoteAccess, deps: RemoteDeps) {
     this.name = access.name;
@@ -195,6 +197,11 @@ export class RemoteCluster {
     });
   }
 
+  /** Stops this pipeline alone: its watches end and its queue finishes what is in flight; run() then resolves. */
+  stop(): void {
+    this.abort.abort();
+  }
+
   /** Health, for nsync_remote_cluster_up: up while every watch has synced and its last attempt did not fail. */
   get up(): boolean {
     return this.watches.every((watch) => {
@@ -225,7 +232,8 @@ export class RemoteCluster {
    * (never act on a half-loaded cache: a partial list looks like "mirror gone"). Until then the
    * keys wait in this cluster's queue; nothing else waits for it.
    */
-  async run(signal: AbortSignal, leading: Promise<boolean>, resyncPeriodMs: number): Promise<void> {
+  async run(parent: AbortSignal, leading: Promise<boolean>, resyncPeriodMs: number): Promise<void> {
+    const signal = AbortSignal.any([parent, this.abort.signal]);
     const watches = Promise.all(this.watches.map((watch) => watch.run(signal)));
     const ready = Promise.all(this.watches.map((watch) => watch.synced()));
     const aborted = new Promise<void>((resolve) => {
@@ -238,7 +246,7 @@ export class RemoteCluster {
       );
     });
     await Promise.race([ready, aborted]);
-    if (signal.aborted || !(await leading)) {
+    if (signal.aborted || !(await Promise.race([leading, aborted.then(() => false)]))) {
       await watches;
       return;
     }
