@@ -301,7 +301,7 @@ export class Controller {
       {
         add: (key) => {
           this.queue.add(key);
-          for (const remote of this.remotes) remote.queue.add(key);
+          for (const pipeline of this.pipelines.values()) pipeline.cluster.queue.add(key);
         },
       },
       this.config.clusterName,
