@@ -373,6 +373,9 @@ test('a deleted registration stops writes there and drops its metric series; its
 test('no token given to nsync appears in its log', () => {
   assert.ok(nsync.logs.length > 0);
   const text = nsync.logs.join('\n');
-  for (const token of tokens) assert.ok(!text.includes(token), 'a token was logged');
+  for (const token of tokens) {
+    assert.ok(!text.includes(token), 'a token was logged');
+    assert.ok(!text.includes(b64(token)), 'a token was logged base64-encoded');
+  }
   assert.ok(tokens.length >= 4);
 });
