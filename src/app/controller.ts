@@ -146,7 +146,11 @@ export class Controller {
     });
     metrics.observe({
       queueDepth: () => this.queue.depth(),
-      watches: () => [...this.cache.status(), ...this.resources.status()],
+      watches: () => [
+        ...this.cache.status(),
+        ...this.resources.status(),
+        ...(this.registry === undefined ? [] : [this.registry.status()]),
+      ],
     });
     this.deps = {
       cache: this.cache,
