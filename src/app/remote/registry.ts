@@ -164,8 +164,7 @@ export class ClusterRegistry {
       current.add(secret.uid);
       this.report(secret, problem);
     }
-    for (const secret of this.secrets.values())
-      if (!current.has(secret.uid)) this.reported.delete(secret.uid);
+    for (const uid of [...this.reported.keys()]) if (!current.has(uid)) this.reported.delete(uid);
   }
 
   /** Connects and hands the pipeline to the host; returns why not, when the connection cannot be built. */
