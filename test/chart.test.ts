@@ -173,7 +173,7 @@ const EVERYTHING_SET = [
     image: { digest: `sha256:${'a'.repeat(64)}` },
     serviceAccount: { annotations: { 'example.com/role': 'nsync' } },
     service: { annotations: { 'example.com/owner': 'platform' } },
-    nsync: { clusterName: 'prod-eu-1', extraArgs: ['--workers=8'] },
+    nsync: { clusterName: 'prod-eu-1', registeredClusters: true, extraArgs: ['--workers=8'] },
   }),
 ];
 
@@ -476,6 +476,40 @@ test('Roles, RoleBindings and ServiceAccounts: no rights and no flag by default;
     `rbac.authorization.k8s.io/rolebindings: ${verbs(MIRROR_VERBS)}`,
     'rbac.authorization.k8s.io/roles: get,list,watch',
   ]);
+});
+
+test('registered clusters: off by default; on, the flag and a Role that only reads Secrets in the release namespace; clusterName required', () => {
+  const defaults = render('nsync', 'team-infra');
+  assert.ok(!deploymentOf(defaults).container.args.includes('--registered-clusters'));
+  assert.ok(!defaults.objects.some((object) => object.metadata.name.endsWith('-cluster-registrations')));
+
+  const rendered = render('nsync', 'team-infra', [
+    '--set',
+    'nsync.registeredClusters=true,nsync.clusterName=home',
+  ]);
+  const { container } = deploymentOf(rendered);
+  const { argv, env } = commandLine(container, 'team-infra');
+  const config = parseConfig(argv, env);
+  assert.equal(config.registeredClusters, true);
+  assert.equal(config.ownNamespace, 'team-infra');
+  const role = rendered.one('Role', 'nsync-cluster-registrations') as Role;
+  assert.equal(role.metadata.namespace, 'team-infra');
+  assert.deepEqual(ruleLines(role), ['/secrets: get,list,watch']);
+  const binding = rendered.one('RoleBinding', 'nsync-cluster-registrations') as Manifest & {
+    roleRef: { kind: string; name: string };
+    subjects: { kind: string; name: string; namespace: string }[];
+  };
+  assert.equal(binding.metadata.namespace, 'team-infra');
+  assert.deepEqual(binding.roleRef, {
+    apiGroup: 'rbac.authorization.k8s.io',
+    kind: 'Role',
+    name: 'nsync-cluster-registrations',
+  });
+  assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'nsync', namespace: 'team-infra' }]);
+  assert.throws(
+    () => render('nsync', 'team-infra', ['--set', 'nsync.registeredClusters=true']),
+    /registeredClusters needs nsync.clusterName/,
+  );
 });
 
 test('one replica without leader election has no Lease Role and no PodDisruptionBudget', () => {

@@ -151,3 +151,22 @@ test('--remote-kubeconfig needs --cluster-name, a valid label value', () => {
   assert.equal(config.remoteKubeconfig, '/etc/nsync/remote');
   assert.equal(parseConfig([], {}).remoteKubeconfig, '');
 });
+
+test('--registered-clusters needs --cluster-name and nsync’s own namespace (flag or $POD_NAMESPACE)', () => {
+  assert.throws(
+    () => parseConfig(['--registered-clusters', '--own-namespace=nsync'], {}),
+    /--registered-clusters needs --cluster-name/,
+  );
+  assert.throws(
+    () => parseConfig(['--registered-clusters', '--cluster-name=home'], {}),
+    /--registered-clusters needs --own-namespace/,
+  );
+  assert.throws(
+    () => parseConfig(['--registered-clusters', '--cluster-name=not a label', '--own-namespace=nsync'], {}),
+    /--cluster-name: with --remote-kubeconfig or --registered-clusters/,
+  );
+  const config = parseConfig(['--registered-clusters', '--cluster-name=home'], { POD_NAMESPACE: 'nsync' });
+  assert.equal(config.registeredClusters, true);
+  assert.equal(config.ownNamespace, 'nsync');
+  assert.equal(parseConfig([], {}).registeredClusters, false);
+});

@@ -138,6 +138,12 @@ export const OPTIONS = [
     help: 'kubeconfig whose contexts are the target clusters of kubed’s sync-contexts (needs --cluster-name)',
   },
   {
+    flag: 'registered-clusters',
+    type: 'boolean',
+    default: 'false',
+    help: 'serve the target clusters registered as Secrets labelled nsync.dev/cluster in --own-namespace (needs --cluster-name)',
+  },
+  {
     flag: 'target-consent',
     type: 'boolean',
     default: 'false',
@@ -227,6 +233,11 @@ export interface Config {
    * (docs/adr/0018); '' = cross-cluster sync is off and `sync-contexts` is reported unsupported.
    */
   readonly remoteKubeconfig: string;
+  /**
+   * `--registered-clusters`: Secrets labelled `nsync.dev/cluster` in `ownNamespace` are target
+   * clusters, added, rebuilt and removed while nsync runs (docs/adr/0021).
+   */
+  readonly registeredClusters: boolean;
   readonly adoptReplicatorReplicas: boolean;
   readonly targetConsent: boolean;
   /** nsync's own namespace ('' when unknown) and whether pushes may land there. */
@@ -399,16 +410,27 @@ export function parseConfig(
   }
   const kubeconfig = raw('kubeconfig').trim();
   const remoteKubeconfig = raw('remote-kubeconfig').trim();
-  if (remoteKubeconfig !== '' && raw('cluster-name').trim() === '')
-    problems.push(
-      '--remote-kubeconfig needs --cluster-name: mirrors in other clusters must say which cluster their source is in',
-    );
+  const registeredClusters = bool('registered-clusters');
+  const ownNamespace = raw('own-namespace').trim() || env['POD_NAMESPACE'] || '';
+  for (const [flag, used] of [
+    ['--remote-kubeconfig', remoteKubeconfig !== ''],
+    ['--registered-clusters', registeredClusters],
+  ] as const) {
+    if (used && raw('cluster-name').trim() === '')
+      problems.push(
+        `${flag} needs --cluster-name: mirrors in other clusters must say which cluster their source is in`,
+      );
+  }
   if (
-    remoteKubeconfig !== '' &&
+    (remoteKubeconfig !== '' || registeredClusters) &&
     !/^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(raw('cluster-name').trim())
   )
     problems.push(
-      `--cluster-name: with --remote-kubeconfig it is a label value on every remote mirror (at most 63 letters, digits, "-", "_", "."), got "${raw('cluster-name').trim()}"`,
+      `--cluster-name: with --remote-kubeconfig or --registered-clusters it is a label value on every remote mirror (at most 63 letters, digits, "-", "_", "."), got "${raw('cluster-name').trim()}"`,
+    );
+  if (registeredClusters && ownNamespace === '')
+    problems.push(
+      '--registered-clusters needs --own-namespace (or $POD_NAMESPACE): the registration Secrets are read there',
     );
   const context = raw('context').trim();
   const maxBytes = parseBytes(raw('max-bytes-per-source')) ?? 0;
@@ -445,9 +467,10 @@ export function parseConfig(
     identity: raw('identity').trim() || env['POD_NAME'] || `${hostname()}-${String(process.pid)}`,
     clusterName: raw('cluster-name').trim(),
     remoteKubeconfig,
+    registeredClusters,
     adoptReplicatorReplicas: bool('adopt-replicator-replicas'),
     targetConsent: bool('target-consent'),
-    ownNamespace: raw('own-namespace').trim() || env['POD_NAMESPACE'] || '',
+    ownNamespace,
     mirrorIntoOwnNamespace: bool('mirror-into-own-namespace'),
     neverCopyKeys: keyGlobs('never-copy-keys'),
     allowCopyKeys: keyGlobs('allow-copy-keys'),

@@ -15,6 +15,7 @@ import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { reconcile, type ReconcileDeps } from './reconcile.ts';
 import { RemoteCluster, type RemoteAccess } from './remote/cluster.ts';
+import { ClusterRegistry } from './remote/registry.ts';
 import { SourceReader } from './sources.ts';
 import { allKeys, wireTriggers } from './triggers.ts';
 
@@ -57,6 +58,14 @@ export function assessLiveness(
   return { ok: true, detail: 'ok' };
 }
 
+/** A remote cluster's pipeline and what it runs on. */
+interface RemotePipeline {
+  readonly cluster: RemoteCluster;
+  readonly transport: Transport;
+  readonly ownsTransport: boolean;
+  run: Promise<void> | undefined;
+}
+
 /** One running nsync instance. */
 export class Controller {
   readonly cache: ClusterCache;
@@ -68,19 +77,36 @@ export class Controller {
   private readonly metrics: Metrics;
   private readonly elector: LeaderElector | undefined;
   private readonly deps: ReconcileDeps;
-  /** One pipeline per remote cluster (docs/adr/0018); empty without --remote-kubeconfig. */
-  readonly remotes: readonly RemoteCluster[];
+  /**
+   * One pipeline per remote cluster (docs/adr/0018), by name: the contexts of --remote-kubeconfig,
+   * fixed, and registered clusters (docs/adr/0021), which come and go while nsync runs.
+   */
+  private readonly pipelines = new Map<string, RemotePipeline>();
+  /** Pipelines stopped while nsync runs, until their in-flight work has finished. */
+  private readonly draining = new Set<Promise<void>>();
+  /** The names `sync-contexts` may use now (the local reconcile reports the others), kept in step. */
+  private readonly remoteNames = new Set<string>();
+  /** Watches the registration Secrets; undefined without --registered-clusters. */
+  readonly registry: ClusterRegistry | undefined;
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private lostLeadership = false;
+  /** Resolves true once this instance leads (remote pipelines write only then), false if it never does. */
+  private readonly leading: Promise<boolean>;
+  private lead: (leading: boolean) => void = () => undefined;
 
-  /** `remotes`: the contexts of --remote-kubeconfig, connected (remote/connect.ts). */
+  /**
+   * `remotes`: the contexts of --remote-kubeconfig, connected (remote/connect.ts); their transports
+   * stay the caller's. `userAgent`: for the transports of registered clusters, which are this
+   * Controller's.
+   */
   constructor(
     config: Config,
     transport: Transport,
     log: Logger,
     metrics: Metrics,
     remotes: readonly RemoteAccess[] = [],
+    userAgent = 'nsync',
   ) {
     this.config = config;
     this.log = log;
@@ -120,7 +146,11 @@ export class Controller {
     });
     metrics.observe({
       queueDepth: () => this.queue.depth(),
-      watches: () => [...this.cache.status(), ...this.resources.status()],
+      watches: () => [
+        ...this.cache.status(),
+        ...this.resources.status(),
+        ...(this.registry === undefined ? [] : [this.registry.status()]),
+      ],
     });
     this.deps = {
       cache: this.cache,
@@ -132,24 +162,39 @@ export class Controller {
       log,
       guardrails: guardrailsOf(config),
       resources: this.resources,
-      ...(config.remoteKubeconfig === ''
+      ...(config.remoteKubeconfig === '' && !config.registeredClusters
         ? {}
-        : { remoteContexts: new Set(remotes.map((remote) => remote.name)) }),
+        : { remoteContexts: this.remoteNames }),
     };
-    this.remotes = remotes.map(
-      (access) =>
-        new RemoteCluster(access, {
-          local: this.cache,
-          sources: this.deps.sources,
-          guardrails: this.deps.guardrails,
-          events: this.deps.events,
-          metrics,
-          log,
-          writeConcurrency: config.writeConcurrency,
-          workers: config.workers,
-        }),
-    );
+    this.leading = new Promise<boolean>((resolve) => {
+      this.lead = resolve;
+    });
+    for (const access of remotes) this.addRemote(access, false);
     metrics.observeRemote(() => this.remotes.map((remote) => ({ name: remote.name, up: remote.up })));
+    this.registry = config.registeredClusters
+      ? new ClusterRegistry({
+          transport,
+          namespace: config.ownNamespace,
+          known: {
+            local: transport.server,
+            contexts: remotes.map((remote) => ({ name: remote.name, server: remote.transport.server })),
+          },
+          userAgent,
+          events: this.deps.events,
+          log,
+          host: {
+            addRemote: (access) => {
+              this.addRemote(access, true);
+            },
+            removeRemote: (name) => {
+              this.removeRemote(name);
+            },
+          },
+          onWatchRestart: (reason) => {
+            metrics.watchRestarts.inc({ resource: 'secrets (cluster registrations)', reason });
+          },
+        })
+      : undefined;
     const election = config.leaderElection;
     this.elector = election.enabled
       ? new LeaderElector(transport, {
@@ -161,6 +206,63 @@ export class Controller {
           retryPeriodMs: election.retryPeriodMs,
         })
       : undefined;
+  }
+
+  /** The remote pipelines running now: the trigger fan-out, metrics and explain read this. */
+  get remotes(): RemoteCluster[] {
+    return [...this.pipelines.values()].map((pipeline) => pipeline.cluster);
+  }
+
+  /**
+   * Starts a remote cluster's pipeline beside the others (at once when nsync runs, else with
+   * start()). `ownsTransport`: close it when the pipeline stops (registered clusters).
+   */
+  private addRemote(access: RemoteAccess, ownsTransport: boolean): void {
+    const cluster = new RemoteCluster(access, {
+      local: this.cache,
+      sources: this.deps.sources,
+      guardrails: this.deps.guardrails,
+      events: this.deps.events,
+      metrics: this.metrics,
+      log: this.log,
+      writeConcurrency: this.config.writeConcurrency,
+      workers: this.config.workers,
+    });
+    const pipeline: RemotePipeline = { cluster, transport: access.transport, ownsTransport, run: undefined };
+    this.pipelines.set(access.name, pipeline);
+    this.remoteNames.add(access.name);
+    this.metrics.addRemote(access.name);
+    if (this.running !== undefined) {
+      this.startPipeline(pipeline);
+      // Sources that name it were reported as naming an unknown cluster: they hear otherwise now.
+      for (const key of cluster.sourceKeys()) this.queue.add(key);
+    }
+  }
+
+  private startPipeline(pipeline: RemotePipeline): void {
+    pipeline.run = pipeline.cluster.run(this.abort.signal, this.leading, this.config.resyncPeriodMs);
+  }
+
+  /**
+   * Stops one remote cluster's pipeline: no key reaches it from now on, its in-flight writes
+   * finish, then its transport is closed and its metric series removed — unless a pipeline of the
+   * same name took its place meanwhile (a rebuild). Nothing waits for that here.
+   */
+  private removeRemote(name: string): void {
+    const pipeline = this.pipelines.get(name);
+    if (pipeline === undefined) return;
+    this.pipelines.delete(name);
+    this.remoteNames.delete(name);
+    pipeline.cluster.stop();
+    const done = (async () => {
+      await pipeline.run;
+      if (pipeline.ownsTransport) pipeline.transport.close();
+      if (!this.pipelines.has(name)) await this.metrics.removeRemote(name);
+    })().catch((error: unknown) => {
+      this.log.warn({ cluster: name, err: describeError(error) }, 'stopping a remote pipeline failed');
+    });
+    this.draining.add(done);
+    void done.finally(() => this.draining.delete(done));
   }
 
   /** Starts everything; resolves when stopped (or when leadership is lost). */
@@ -179,19 +281,17 @@ export class Controller {
     const caches = Promise.all([this.cache.run(signal), this.resources.run(signal)]);
     // Remote clusters run beside the local pipeline, never in it: each waits only for its own
     // cache and for leadership, and the local loop never waits for any of them.
-    let lead: (leading: boolean) => void = () => undefined;
-    const leading = new Promise<boolean>((resolve) => {
-      lead = resolve;
-    });
-    const remotes = Promise.all(
-      this.remotes.map((remote) => remote.run(signal, leading, this.config.resyncPeriodMs)),
-    );
+    for (const pipeline of this.pipelines.values()) this.startPipeline(pipeline);
+    const registry = this.registry?.run(signal);
     try {
-      await this.runLocal(signal, caches, lead);
+      await this.runLocal(signal, caches, this.lead);
     } finally {
-      lead(false);
+      this.lead(false);
     }
-    await remotes;
+    await registry;
+    await Promise.all([...this.pipelines.values()].map((pipeline) => pipeline.run ?? Promise.resolve()));
+    await Promise.all(this.draining);
+    for (const pipeline of this.pipelines.values()) if (pipeline.ownsTransport) pipeline.transport.close();
   }
 
   /** The local pipeline: caches, triggers (fanned out to every remote queue), leadership, queue. */
@@ -205,7 +305,7 @@ export class Controller {
       {
         add: (key) => {
           this.queue.add(key);
-          for (const remote of this.remotes) remote.queue.add(key);
+          for (const pipeline of this.pipelines.values()) pipeline.cluster.queue.add(key);
         },
       },
       this.config.clusterName,

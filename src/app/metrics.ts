@@ -216,9 +216,29 @@ export class Metrics {
   /** Where nsync_remote_cluster_up reads each remote cluster's health (called once, at wiring). */
   observeRemote(clusters: () => readonly { readonly name: string; readonly up: boolean }[]): void {
     this.remoteClusters = clusters;
-    for (const cluster of clusters()) {
-      this.remoteErrors.inc({ cluster: cluster.name }, 0);
-      this.remoteUp.set({ cluster: cluster.name }, 0);
+    for (const cluster of clusters()) this.addRemote(cluster.name);
+  }
+
+  /** A remote cluster's series start at 0, so rate() and absent() see it from its first scrape. */
+  addRemote(cluster: string): void {
+    this.remoteErrors.inc({ cluster }, 0);
+    this.remoteUp.set({ cluster }, 0);
+  }
+
+  /**
+   * Drops every series of a remote cluster that is gone (a deleted registration), so dashboards
+   * and alerts do not keep reporting a cluster nsync no longer serves.
+   */
+  async removeRemote(cluster: string): Promise<void> {
+    for (const metric of [
+      this.remoteUp,
+      this.remoteWrites,
+      this.remoteErrors,
+      this.remoteLastSync,
+    ] as const) {
+      const { values } = await metric.get();
+      for (const { labels } of values)
+        if (labels['cluster'] === cluster) (metric as Gauge).remove(labels as Record<string, string>);
     }
   }
 

@@ -44,8 +44,9 @@ export interface ReconcileDeps {
   /** ClusterMirrors and Mirrors; absent where they are not served (explain of annotations). */
   readonly resources?: MirrorResources;
   /**
-   * The contexts of `--remote-kubeconfig` when it is set (docs/adr/0018): `sync-contexts` is then
-   * served by the remote pipelines, and only contexts not in the file are reported here.
+   * The remote clusters' names when `--remote-kubeconfig` or `--registered-clusters` is set
+   * (docs/adr/0018, 0021), kept current as registrations come and go: `sync-contexts` is then
+   * served by the remote pipelines, and only names of no cluster are reported here.
    */
   readonly remoteContexts?: ReadonlySet<string>;
 }
@@ -97,8 +98,9 @@ export async function snapshotOf(
 }
 
 /**
- * With `--remote-kubeconfig`, `sync-contexts` is served (remote/cluster.ts): it is no longer
- * reported unsupported, except for the contexts the file does not have, which get nothing.
+ * With `--remote-kubeconfig` or `--registered-clusters`, `sync-contexts` is served
+ * (remote/cluster.ts): it is no longer reported unsupported, except for the names that are
+ * neither a context of the file nor a registered cluster now, which get nothing.
  */
 function withRemoteContexts(source: SourceState, contexts: ReadonlySet<string>): SourceState {
   const asked = syncContextsOf(source.meta.annotations);
@@ -108,7 +110,7 @@ function withRemoteContexts(source: SourceState, contexts: ReadonlySet<string>):
     unsupported.push({
       dialect: 'kubed',
       annotation: kubed.syncContexts,
-      message: `no context ${unknown.map((context) => `"${context}"`).join(', ')} in the remote kubeconfig (--remote-kubeconfig), so nothing is copied there`,
+      message: `no context ${unknown.map((context) => `"${context}"`).join(', ')} in the remote kubeconfig (--remote-kubeconfig) and no such registered cluster, so nothing is copied there`,
     });
   }
   return { ...source, spec: { ...source.spec, unsupported } };

@@ -72,7 +72,14 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
       throw error;
     }
   }
-  const controller = new Controller(config, transport, log, metrics, remotes);
+  const controller = new Controller(
+    config,
+    transport,
+    log,
+    metrics,
+    remotes,
+    `nsync/${VERSION} (${config.identity})`,
+  );
   const server = await serveHealth(config.listen, metrics, controller);
   const address = server.address();
   log.info(
@@ -90,6 +97,7 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
       leaderElection: config.leaderElection.enabled,
       identity: config.identity,
       ...(remotes.length === 0 ? {} : { remoteClusters: remotes.map((remote) => remote.name) }),
+      ...(config.registeredClusters ? { registeredClustersIn: config.ownNamespace } : {}),
     },
     'nsync starting',
   );

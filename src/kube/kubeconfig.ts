@@ -128,6 +128,108 @@ export function loadKubeConfig(
           : `kubeconfig ${origin} sets no current-context: pass --context`,
     );
   }
+  return resolveContext(merged, contextName, origin, env, now);
+}
+
+/**
+ * What a kubeconfig held in a Secret may not use (a registered cluster, docs/adr/0021): plugins
+ * would let whoever writes the Secret run a command in nsync's pod, file references would let them
+ * read its files (the service account token among them), and proxy-url and impersonation need
+ * client-node, which nsync does not load for a Secret.
+ */
+const INLINE_REFUSED: Readonly<Record<'cluster' | 'user', readonly string[]>> = {
+  cluster: ['certificate-authority', 'proxy-url'],
+  user: [
+    'exec',
+    'auth-provider',
+    'tokenFile',
+    'client-certificate',
+    'client-key',
+    'as',
+    'as-groups',
+    'as-uid',
+    'as-user-extra',
+  ],
+};
+
+/**
+ * A kubeconfig given as text (a Secret's data), resolved to its current-context from the text
+ * alone: it never runs a command, reads a file or needs client-node. `where` names the text in
+ * errors, which never quote a value.
+ */
+export function inlineKubeconfig(text: string, where: string): ResolvedKubeconfig {
+  const merged: Merged = {
+    clusters: new Map(),
+    users: new Map(),
+    contexts: new Map(),
+    currentContext: undefined,
+    read: [],
+  };
+  mergeDocument(merged, parseDocument(text, where), where, '');
+  const contextName = merged.currentContext;
+  if (contextName === undefined) throw new KubeconfigError(`${where} sets no current-context`);
+  const context = merged.contexts.get(contextName);
+  const fields = context === undefined ? undefined : new Fields(context.body, `context "${contextName}"`);
+  for (const [part, name] of [
+    ['cluster', fields?.string('cluster')],
+    ['user', fields?.string('user')],
+  ] as const) {
+    const entry =
+      name === undefined ? undefined : (part === 'cluster' ? merged.clusters : merged.users).get(name);
+    for (const key of INLINE_REFUSED[part]) {
+      if (entry !== undefined && entry.body[key] !== undefined && entry.body[key] !== null)
+        throw new KubeconfigError(
+          `${where}: ${part} "${entry.name}" uses ${key}, which a kubeconfig in a Secret may not (nsync runs no command and reads no file for it)`,
+        );
+    }
+  }
+  return resolveContext(merged, contextName, where, {}, Date.now);
+}
+
+/** A bearer token for an https: API server, with the CA that signed its serving certificate. */
+export interface TokenAccess {
+  readonly server: string;
+  readonly token: string;
+  /** PEM. */
+  readonly ca: Buffer;
+  /** The name to verify the server's certificate against, when it is not the server's host. */
+  readonly tlsServerName?: string | undefined;
+}
+
+/**
+ * A server, token and CA (a registered cluster's other form) as a resolved kubeconfig. Only
+ * https: — a bearer token is never sent in clear text. `where` names it in errors.
+ */
+export function tokenKubeconfig(access: TokenAccess, where: string): ResolvedKubeconfig {
+  const server = serverUrl(access.server.trim(), true, where);
+  if (server.protocol !== 'https:') throw new KubeconfigError(`${where}: server must be an https: URL`);
+  const token = access.token.trim();
+  if (token === '' || !/^[\x21-\x7e]+$/.test(token))
+    throw new KubeconfigError(`${where}: token must be one line of printable characters without spaces`);
+  const servername = access.tlsServerName?.trim();
+  const connection: Connection = {
+    server,
+    tls: { ca: access.ca, ...(servername === undefined || servername === '' ? {} : { servername }) },
+    credentials: constant({ Authorization: `Bearer ${token}` }),
+  };
+  return {
+    origin: where,
+    context: undefined,
+    namespace: undefined,
+    server,
+    fallback: [],
+    connect: () => Promise.resolve(connection),
+  };
+}
+
+/** One context of merged kubeconfig files, resolved to its cluster and credentials. */
+function resolveContext(
+  merged: Merged,
+  contextName: string,
+  origin: string,
+  env: Readonly<Record<string, string | undefined>>,
+  now: () => number,
+): ResolvedKubeconfig {
   const context = merged.contexts.get(contextName);
   if (context === undefined)
     throw new KubeconfigError(`context "${contextName}" not found in kubeconfig ${origin || '(none found)'}`);
@@ -221,20 +323,24 @@ function mergeFiles(files: readonly { path: string; required: boolean }[]): Merg
     const document = readDocument(path, required);
     if (document === undefined) continue;
     merged.read.push(path);
-    const file = resolve(path);
-    const fields = new Fields(document, `kubeconfig ${path}`);
-    for (const [list, key, into] of [
-      ['clusters', 'cluster', merged.clusters],
-      ['users', 'user', merged.users],
-      ['contexts', 'context', merged.contexts],
-    ] as const) {
-      for (const entry of fields.namedList(list, key, file)) {
-        if (!into.has(entry.name)) into.set(entry.name, entry);
-      }
-    }
-    merged.currentContext ??= fields.string('current-context');
+    mergeDocument(merged, document, `kubeconfig ${path}`, resolve(path));
   }
   return merged;
+}
+
+/** Adds one document's entries that no earlier document defined. */
+function mergeDocument(merged: Merged, document: Mapping, where: string, file: string): void {
+  const fields = new Fields(document, where);
+  for (const [list, key, into] of [
+    ['clusters', 'cluster', merged.clusters],
+    ['users', 'user', merged.users],
+    ['contexts', 'context', merged.contexts],
+  ] as const) {
+    for (const entry of fields.namedList(list, key, file)) {
+      if (!into.has(entry.name)) into.set(entry.name, entry);
+    }
+  }
+  merged.currentContext ??= fields.string('current-context');
 }
 
 /** The file's first YAML document; undefined for an optional file that does not exist. */
@@ -247,21 +353,26 @@ function readDocument(path: string, required: boolean): Mapping | undefined {
     if (!required && code === 'ENOENT') return undefined;
     throw new KubeconfigError(`cannot read kubeconfig ${path}: ${code ?? 'error'}`, { cause: error });
   }
+  return parseDocument(text, `kubeconfig ${path}`);
+}
+
+/** The text's first YAML document, which must be a mapping; `where` names it in errors. */
+function parseDocument(text: string, where: string): Mapping {
   let documents: unknown[];
   try {
     documents = loadAll(text);
   } catch (error) {
     // The parser's own message quotes the lines around the error, which can hold a token.
-    const where =
+    const at =
       error instanceof YAMLException && error.mark
         ? ` at line ${String(error.mark.line + 1)}, column ${String(error.mark.column + 1)}`
         : '';
     const reason = error instanceof YAMLException ? `: ${error.reason}` : '';
-    throw new KubeconfigError(`kubeconfig ${path} is not valid YAML${reason}${where}`);
+    throw new KubeconfigError(`${where} is not valid YAML${reason}${at}`);
   }
   const [document] = documents;
   if (document === undefined || document === null) return {};
-  if (!isMapping(document)) throw new KubeconfigError(`kubeconfig ${path} is not a YAML mapping`);
+  if (!isMapping(document)) throw new KubeconfigError(`${where} is not a YAML mapping`);
   return document;
 }
 

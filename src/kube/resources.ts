@@ -29,6 +29,7 @@ export interface RawMeta {
     readonly blockOwnerDeletion?: boolean;
   }[];
   readonly managedFields?: readonly RawManagedFields[];
+  readonly creationTimestamp?: string;
   readonly deletionTimestamp?: string;
 }
 

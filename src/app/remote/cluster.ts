@@ -112,7 +112,11 @@ export class RemoteCluster {
   private readonly writer: Writer;
   private readonly limiter: Limiter;
   private readonly watches: ListWatch<unknown>[];
-  /** Aborted when run()'s signal is: ends every request to this cluster, so none holds nsync's stop. */
+  /**
+   * This pipeline's own stop: aborted by stop() (one cluster goes, a deleted registration, while
+   * the rest run) or with run()'s signal. It ends every request to this cluster, so none holds
+   * nsync's stop (docs/adr/0011).
+   */
   private readonly stopped = new AbortController();
 
   constructor(access: RemoteAccess, deps: RemoteDeps) {
@@ -200,6 +204,11 @@ export class RemoteCluster {
     });
   }
 
+  /** Stops this pipeline alone: its watches end and its queue finishes what is in flight; run() then resolves. */
+  stop(): void {
+    this.stopped.abort();
+  }
+
   /** Health, for nsync_remote_cluster_up: up while every watch has synced and its last attempt did not fail. */
   get up(): boolean {
     return this.watches.every((watch) => {
@@ -230,44 +239,49 @@ export class RemoteCluster {
    * (never act on a half-loaded cache: a partial list looks like "mirror gone"). Until then the
    * keys wait in this cluster's queue; nothing else waits for it.
    */
-  async run(signal: AbortSignal, leading: Promise<boolean>, resyncPeriodMs: number): Promise<void> {
-    // Every request to this cluster ends with the stop: none may hold it (docs/adr/0011).
+  async run(parent: AbortSignal, leading: Promise<boolean>, resyncPeriodMs: number): Promise<void> {
     const stop = (): void => {
       this.stopped.abort();
     };
-    if (signal.aborted) stop();
-    else signal.addEventListener('abort', stop, { once: true });
-    const watches = Promise.all(this.watches.map((watch) => watch.run(signal)));
-    const ready = Promise.all(this.watches.map((watch) => watch.synced()));
-    const aborted = new Promise<void>((resolve) => {
-      signal.addEventListener(
-        'abort',
-        () => {
-          resolve();
-        },
-        { once: true },
-      );
-    });
-    await Promise.race([ready, aborted]);
-    if (signal.aborted || !(await leading)) {
-      await watches;
-      return;
-    }
-    this.deps.log.info({ cluster: this.name }, 'remote cluster cache synced');
-    for (const key of this.sourceKeys()) this.queue.add(key);
-    const resync = setInterval(() => {
-      for (const key of this.sourceKeys()) this.queue.add(key);
-    }, resyncPeriodMs);
+    if (parent.aborted) stop();
+    else parent.addEventListener('abort', stop, { once: true });
+    const signal = this.stopped.signal;
     try {
-      await this.queue.run({
-        concurrency: this.deps.workers,
-        handler: (key) => this.reconcile(key),
-        signal,
+      const watches = Promise.all(this.watches.map((watch) => watch.run(signal)));
+      const ready = Promise.all(this.watches.map((watch) => watch.synced()));
+      const aborted = new Promise<void>((resolve) => {
+        signal.addEventListener(
+          'abort',
+          () => {
+            resolve();
+          },
+          { once: true },
+        );
       });
+      await Promise.race([ready, aborted]);
+      if (signal.aborted || !(await Promise.race([leading, aborted.then(() => false)]))) {
+        await watches;
+        return;
+      }
+      this.deps.log.info({ cluster: this.name }, 'remote cluster cache synced');
+      for (const key of this.sourceKeys()) this.queue.add(key);
+      const resync = setInterval(() => {
+        for (const key of this.sourceKeys()) this.queue.add(key);
+      }, resyncPeriodMs);
+      try {
+        await this.queue.run({
+          concurrency: this.deps.workers,
+          handler: (key) => this.reconcile(key),
+          signal,
+        });
+      } finally {
+        clearInterval(resync);
+      }
+      await watches;
     } finally {
-      clearInterval(resync);
+      // A pipeline stopped alone (a rebuilt registration) must not leave its listener on nsync's signal.
+      parent.removeEventListener('abort', stop);
     }
-    await watches;
   }
 
   /** Builds the planner's snapshot of one local source for this cluster (reads the source only when it names this cluster). */
