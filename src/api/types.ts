@@ -54,10 +54,23 @@ export interface TargetsV1 {
   readonly name?: string;
 }
 
+/**
+ * Which clusters get the mirrors (docs/adr/0022); absent = this cluster only. At least one field
+ * (the CRDs' CEL says so too).
+ */
+export interface ClustersV1 {
+  /** Cluster name globs (`*`, `?`), whole-name; `!` entries exclude. Only exclusions = all but those. */
+  readonly names?: readonly string[];
+  /** Clusters whose labels match (registered clusters' labels); ANDed with `names`. Never empty. */
+  readonly selector?: LabelSelectorV1;
+}
+
 /** spec of both kinds. */
 export interface MirrorSpecV1 {
   readonly source: SourceRefV1;
   readonly targets: TargetsV1;
+  /** Absent = this cluster only; given = exactly the selected clusters, this one by `--cluster-name`. */
+  readonly clusters?: ClustersV1;
   /** Only these data keys; absent = every key. */
   readonly keys?: readonly string[];
   /** @default false */

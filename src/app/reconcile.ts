@@ -16,6 +16,7 @@ import type {
   SourceState,
 } from '../plan/model.ts';
 import { plan } from '../plan/plan.ts';
+import { localPushRules } from '../rules/clusters.ts';
 import { syncContextsOf } from '../rules/dialects/kubed.ts';
 import { ACCEPT_FROM_ANNOTATION, kubed, owned } from '../rules/markers.ts';
 import type { Kind, ObjectKey } from '../rules/model.ts';
@@ -72,7 +73,10 @@ export async function snapshotOf(
           !deps.guardrails.isExcluded(key.namespace),
           named.length > 0,
         );
-  const ruled = read === undefined ? undefined : withResourceRules(key.kind, read, named);
+  const ruled =
+    read === undefined
+      ? undefined
+      : forThisCluster(withResourceRules(key.kind, read, named), deps.guardrails.clusterName);
   const source =
     ruled === undefined || deps.remoteContexts === undefined
       ? ruled
@@ -93,6 +97,20 @@ export async function snapshotOf(
     guardrails: deps.guardrails,
     now: new Date().toISOString(),
     invalidResources: named.filter((entry) => !entry.conversion.ok).map((entry) => entry.key),
+  };
+}
+
+/**
+ * The source's rules as this cluster serves them (rules/clusters.ts): rules naming clusters only
+ * when they name this one, and a problem for each that cannot be served without `--cluster-name`.
+ * The remote pipelines read the rules naming other clusters themselves (remote/cluster.ts).
+ */
+function forThisCluster(source: SourceState, clusterName: string): SourceState {
+  if (!source.spec.push.some((rule) => rule.clusters !== undefined)) return source;
+  const local = localPushRules(source.spec.push, clusterName);
+  return {
+    ...source,
+    spec: { ...source.spec, push: local.push, problems: [...source.spec.problems, ...local.problems] },
   };
 }
 

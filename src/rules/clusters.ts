@@ -31,9 +31,16 @@ export interface ClusterGlobList {
 }
 
 /**
- * Compiles a cluster list such as `prod-*, !prod-legacy` with the native glob compiler. Cluster
- * names are not held to the namespace alphabet: a kubeconfig context may be named
- * `arn:aws:eks:…/prod` or `kind-prod`, and a glob must be able to name it.
+ * Characters a cluster glob may hold: wider than the namespace alphabet, because a kubeconfig
+ * context may be named `arn:aws:eks:eu-west-1:1:cluster/prod`, `gke_project_zone_prod` or
+ * `admin@prod`; narrow enough that quotes, spaces and invisible characters (copy-paste accidents
+ * that would match nothing) are refused. The CRDs' `spec.clusters.names` pattern is the same.
+ */
+const CLUSTER_GLOB = /^[-a-zA-Z0-9_.:/@*?]+$/u;
+
+/**
+ * Compiles a cluster list such as `prod-*, !prod-legacy` with the native glob compiler (whole
+ * name, linear time); `!` entries exclude.
  */
 export function compileClusterGlobList(text: string): Result<ClusterGlobList> {
   const entries = parsePatternList(text);
@@ -53,8 +60,15 @@ export function compileClusterGlobList(text: string): Result<ClusterGlobList> {
       continue;
     }
     const compiled = compileGlob(glob);
-    if (!compiled.ok) errors.push(compiled.error);
-    else (excluded ? excludes : includes).push(compiled.value);
+    if (!compiled.ok) {
+      errors.push(compiled.error);
+    } else if (!CLUSTER_GLOB.test(glob)) {
+      errors.push(
+        `pattern ${quote(glob)} can never match a cluster name nsync can be told: letters, digits, "-", "_", ".", ":", "/" and "@" (globs add "*" and "?")`,
+      );
+    } else {
+      (excluded ? excludes : includes).push(compiled.value);
+    }
   }
   if (errors.length > 0) return fail(errors.slice(0, 3).join('; '));
   if (excludes.some((pattern) => /^\*+$/u.test(pattern.text))) {
