@@ -147,6 +147,7 @@ export class Controller {
           log,
           writeConcurrency: config.writeConcurrency,
           workers: config.workers,
+          resources: this.resources,
         }),
     );
     metrics.observeRemote(() => this.remotes.map((remote) => ({ name: remote.name, up: remote.up })));
@@ -210,8 +211,12 @@ export class Controller {
       },
       this.config.clusterName,
     );
+    // A ClusterMirror or Mirror may name remote clusters (spec.clusters): its keys go everywhere.
     this.resources.onSourcesChanged((keys) => {
-      for (const key of keys) this.queue.add(key);
+      for (const key of keys) {
+        this.queue.add(key);
+        for (const remote of this.remotes) remote.queue.add(key);
+      }
     });
     await Promise.race([Promise.all([this.cache.synced(), this.resources.synced()]), caches]);
     if (signal.aborted) return;
