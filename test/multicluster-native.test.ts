@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { MirrorStatusV1 } from '../src/api/types.ts';
 import { kubed, native, owned } from '../src/rules/markers.ts';
 import { installCrds } from '../tools/controlplane/crds.ts';
 import { startControlPlane, type Cluster, type ControlPlane } from '../tools/controlplane/harness.ts';
@@ -189,8 +190,15 @@ test('"*" includes this cluster; leaving it deletes the local mirror and keeps t
   assert.equal(await valueIn(edgeB, teamA, 'everywhere'), 'x');
 });
 
-test("a ClusterMirror with spec.clusters copies into the source's own namespace of the cluster it names, and its deletion removes the copy", async () => {
-  await createObject(home, 'secrets', src, secret('by-resource', 'r', {}));
+test("a ClusterMirror with spec.clusters copies into the source's own namespace of the cluster it names, beside the source's annotations for another cluster, says per cluster how it stands, and its deletion removes the copy", async () => {
+  // The annotations push to edge-b only, the ClusterMirror to edge-a only: each cluster serves
+  // exactly the rule that selects it.
+  await createObject(
+    home,
+    'secrets',
+    src,
+    secret('by-resource', 'r', { [native.pushToClusters]: 'edge-b', [native.pushTo]: teamA }),
+  );
   const path = `/apis/nsync.dev/v1alpha1/clustermirrors/${prefix}-cm`;
   const created = await home.api('POST', '/apis/nsync.dev/v1alpha1/clustermirrors', {
     apiVersion: 'nsync.dev/v1alpha1',
@@ -204,11 +212,32 @@ test("a ClusterMirror with spec.clusters copies into the source's own namespace 
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   await eventually('edge-a copy of the ClusterMirror', hasValue(edgeA, src, 'by-resource', 'r'), CONVERGE);
+  await eventually('edge-b copy of the annotations', hasValue(edgeB, teamA, 'by-resource', 'r'), CONVERGE);
+  const status = await eventually(
+    'status.clusters of the ClusterMirror',
+    async () => {
+      const answer = await home.api<{ status?: MirrorStatusV1 }>('GET', path);
+      const clusters = answer.body.status?.clusters;
+      return clusters?.[0]?.inSync === 1 ? answer.body.status : undefined;
+    },
+    CONVERGE,
+  );
+  assert.deepEqual(status.clusters, [
+    { name: 'edge-a', accepted: true, selected: 1, inSync: 1, pending: 0, failed: 0, problemCount: 0 },
+  ]);
+  assert.equal(status.selected, 0, 'this cluster is not selected');
+  const readyCondition = status.conditions?.find((condition) => condition.type === 'Ready');
+  assert.ok(readyCondition !== undefined);
+  assert.equal(readyCondition.status, 'True');
+  assert.match(readyCondition.message, /edge-a: 1 of 1 in sync/);
   await allIdle();
-  assert.equal(await getObject(edgeB, 'secrets', teamA, 'by-resource'), undefined);
+  // The annotations' rule (edge-b only) reaches neither edge-a's team-a nor this cluster.
+  assert.equal(await getObject(edgeA, 'secrets', teamA, 'by-resource'), undefined);
+  assert.equal(await getObject(home, 'secrets', teamA, 'by-resource'), undefined);
 
   assert.equal((await home.api('DELETE', path)).status, 200);
   await eventually('copy removed with the ClusterMirror', gone(edgeA, src, 'by-resource'), CONVERGE);
+  assert.equal(await valueIn(edgeB, teamA, 'by-resource'), 'r');
 });
 
 test('deleting the source deletes its copies in every cluster', async () => {

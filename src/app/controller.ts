@@ -15,6 +15,7 @@ import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { reconcile, type ReconcileDeps } from './reconcile.ts';
 import { RemoteCluster, type RemoteAccess } from './remote/cluster.ts';
+import { ClusterStatuses } from './remote/cluster-statuses.ts';
 import { SourceReader } from './sources.ts';
 import { allKeys, wireTriggers } from './triggers.ts';
 
@@ -70,6 +71,8 @@ export class Controller {
   private readonly deps: ReconcileDeps;
   /** One pipeline per remote cluster (docs/adr/0018); empty without --remote-kubeconfig. */
   readonly remotes: readonly RemoteCluster[];
+  /** What each remote pipeline found per ClusterMirror and Mirror, for their status.clusters. */
+  private readonly clusterStatuses = new ClusterStatuses();
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private lostLeadership = false;
@@ -118,6 +121,9 @@ export class Controller {
     this.resources = new MirrorResources(transport, log, (resource, reason) => {
       metrics.watchRestarts.inc({ resource, reason });
     });
+    this.resources.store.onChange((change) => {
+      if (change.type === 'delete') this.clusterStatuses.forgetResource(change.old.key);
+    });
     metrics.observe({
       queueDepth: () => this.queue.depth(),
       watches: () => [...this.cache.status(), ...this.resources.status()],
@@ -132,6 +138,7 @@ export class Controller {
       log,
       guardrails: guardrailsOf(config),
       resources: this.resources,
+      clusterStatuses: this.clusterStatuses,
       ...(config.remoteKubeconfig === ''
         ? {}
         : { remoteContexts: new Set(remotes.map((remote) => remote.name)) }),
@@ -148,6 +155,10 @@ export class Controller {
           writeConcurrency: config.writeConcurrency,
           workers: config.workers,
           resources: this.resources,
+          clusterStatuses: this.clusterStatuses,
+          onStatusChanged: (key) => {
+            this.queue.add(key);
+          },
         }),
     );
     metrics.observeRemote(() => this.remotes.map((remote) => ({ name: remote.name, up: remote.up })));

@@ -25,6 +25,7 @@ import { applyOps, type WriteFailure } from './apply.ts';
 import { RESOURCES, type ClusterCache } from './cache.ts';
 import { describeError, type EventRecorder } from './events.ts';
 import type { MirrorResources } from './mirror-resources.ts';
+import type { ClusterStatuses } from './remote/cluster-statuses.ts';
 import { withResourceRules, writeResourceStatuses } from './resource-status.ts';
 import type { Logger } from './log.ts';
 import { noMirrors, type Metrics, type MirrorState } from './metrics.ts';
@@ -44,6 +45,8 @@ export interface ReconcileDeps {
   readonly guardrails: Guardrails;
   /** ClusterMirrors and Mirrors; absent where they are not served (explain of annotations). */
   readonly resources?: MirrorResources;
+  /** What the remote pipelines found per resource and cluster, written into status.clusters. */
+  readonly clusterStatuses?: ClusterStatuses;
   /**
    * The contexts of `--remote-kubeconfig` when it is set (docs/adr/0018): `sync-contexts` is then
    * served by the remote pipelines, and only contexts not in the file are reported here.

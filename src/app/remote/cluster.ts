@@ -18,6 +18,7 @@ import {
   formatOrigin,
   type Kind,
   type NamespaceInfo,
+  type ObjectKey,
   type PushRule,
   type SourceSpec,
 } from '../../rules/model.ts';
@@ -32,7 +33,8 @@ import { describeError, type EventRecorder } from '../events.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { CachedMirror, MirrorResources } from '../mirror-resources.ts';
-import { withResourceRules } from '../resource-status.ts';
+import { remoteClusterStatus, withResourceRules } from '../resource-status.ts';
+import type { ClusterStatuses } from './cluster-statuses.ts';
 import { objectKey, parseSourceQueueKey, sourceQueueKey, toNamespaceInfo, toObjectMeta } from '../objects.ts';
 import type { SourceReader } from '../sources.ts';
 
@@ -76,6 +78,10 @@ export interface RemoteDeps {
   readonly workers: number;
   /** ClusterMirrors and Mirrors, whose `spec.clusters` may name this cluster; absent in tests of annotations only. */
   readonly resources?: MirrorResources;
+  /** Where this cluster's outcome for each resource goes (their status.clusters). */
+  readonly clusterStatuses?: ClusterStatuses;
+  /** Told the source queue key when a resource's outcome here changed, so its status is written. */
+  readonly onStatusChanged?: (queueKey: string) => void;
 }
 
 /** The label every mirror nsync writes into another cluster carries, and the remote watch selects. */
@@ -421,6 +427,7 @@ export class RemoteCluster {
     if (key === undefined || !REMOTE_KINDS.includes(key.kind)) return;
     const built = await this.snapshotOf(key.kind, key.namespace, key.name);
     if (built === undefined) {
+      this.recordStatuses(queueKey, key, undefined);
       this.deps.log.debug({ cluster: this.name, source: queueKey }, 'remote: nothing to do');
       return;
     }
@@ -447,12 +454,59 @@ export class RemoteCluster {
       result.ops,
     );
     this.report(snapshot, result, failures, refused);
+    this.recordStatuses(queueKey, key, { ...built, result, failures });
     if (failures.length > 0) {
       throw new AggregateError(
         failures.map((failure) => failure.error),
         `${String(failures.length)} of ${String(result.ops.length)} writes for ${queueKey} in cluster ${cluster} failed`,
       );
     }
+  }
+
+  /**
+   * status.clusters: this cluster's outcome for each ClusterMirror and Mirror of the source that
+   * selects it (forgotten for those that no longer do, or when the source is gone). A change asks
+   * the local pipeline to write the status; an unchanged outcome asks nothing.
+   */
+  private recordStatuses(
+    queueKey: string,
+    key: ObjectKey,
+    done:
+      | {
+          readonly snapshot: Snapshot;
+          readonly refused: RemoteRules['refused'];
+          readonly result: Plan;
+          readonly failures: readonly WriteFailure[];
+        }
+      | undefined,
+  ): void {
+    const book = this.deps.clusterStatuses;
+    if (book === undefined) return;
+    let changed = false;
+    for (const entry of this.deps.resources?.forSource(key.kind, key.namespace, key.name) ?? []) {
+      if (done?.snapshot.source === undefined || !this.resourceNames(entry)) {
+        changed = book.delete(entry.key, this.name) || changed;
+        continue;
+      }
+      const refusal = done.refused.find(
+        (refused) => refused.rule.origin !== undefined && formatOrigin(refused.rule.origin) === entry.key,
+      );
+      const status =
+        refusal === undefined
+          ? remoteClusterStatus(this.name, entry, done.snapshot, done.result, done.failures)
+          : {
+              name: this.name,
+              accepted: false,
+              selected: 0,
+              inSync: 0,
+              pending: 0,
+              failed: 0,
+              problemCount: 0,
+              message: refusal.why,
+            };
+      changed = book.set(entry.key, status) || changed;
+    }
+    if (changed) this.deps.onStatusChanged?.(queueKey);
   }
 
   /** Events on the source that name this cluster; logs of the writes. */
