@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { MirrorStatusV1 } from '../src/api/types.ts';
@@ -18,6 +19,7 @@ import {
   b64,
   createNamespaces,
   createObject,
+  eventsAbout,
   eventually,
   getObject,
   patchObject,
@@ -144,6 +146,13 @@ test('push-to-clusters reaches the clusters its glob selects, with namespace glo
   assert.equal(await getObject(edgeA, 'secrets', teamB, 'glob'), undefined);
   assert.equal(await getObject(edgeB, 'secrets', teamB, 'glob'), undefined);
   assert.equal(await getObject(home, 'secrets', teamB, 'glob'), undefined);
+  // The operator's exclusions (every namespace but this test's) are no news for the namespaces the
+  // rule does not select: no Warning per remote namespace.
+  const identity = `${hostname()}-${String(process.pid)}`;
+  const events = (await eventsAbout(home, src, 'glob')).filter(
+    (event) => event.reportingInstance === identity,
+  );
+  assert.ok(!events.some((event) => event.reason === 'RemoteMirrorSkipped'), JSON.stringify(events));
 
   await patchObject(home, `/api/v1/namespaces/${src}/secrets/glob`, { data: { value: b64('v2') } });
   await eventually('edge-a update', hasValue(edgeA, teamA, 'glob', 'v2'), CONVERGE);

@@ -8,9 +8,10 @@ import { ListWatch, type ListWatchSink, type ListWatchStatus } from '../../kube/
 import { CONFIGMAPS, NAMESPACES, SECRETS, type Resource } from '../../kube/resources.ts';
 import type { Transport } from '../../kube/transport.ts';
 import { Writer } from '../../kube/writer.ts';
-import type { Guardrails, ObjectMeta, Plan, Snapshot, SourceState } from '../../plan/model.ts';
+import type { Decision, Guardrails, ObjectMeta, Plan, Snapshot, SourceState } from '../../plan/model.ts';
 import { plan } from '../../plan/plan.ts';
 import { parseClusterAnnotations, remotePushRules, selectsCluster } from '../../rules/clusters.ts';
+import { evaluateFilter } from '../../rules/filter.ts';
 import { readAnnotation } from '../../rules/dialects/adapter.ts';
 import { syncContextsOf } from '../../rules/dialects/kubed.ts';
 import { kubed, mirrorClaim, native } from '../../rules/markers.ts';
@@ -155,6 +156,22 @@ export function remoteRulesOf(
   }
   return { push: served, refused };
 }
+
+/** Push decisions that are not news on the source: done, or not selected at all. */
+const QUIET_CODES: ReadonlySet<Decision['code']> = new Set([
+  'in-sync',
+  'create',
+  'update',
+  'delete-orphan',
+  'not-selected',
+]);
+
+/** Push decisions the planner makes before it asks whether the rule selects the namespace. */
+const BEFORE_SELECTION: ReadonlySet<Decision['code']> = new Set([
+  'excluded',
+  'source-not-allowed',
+  'opted-out',
+]);
 
 const NO_RULES: SourceSpec = { push: [], consent: [], unsupported: [], problems: [] };
 
@@ -464,6 +481,19 @@ export class RemoteCluster {
   }
 
   /**
+   * Whether a rule served here selects the decision's namespace: the operator's exclusions and
+   * opt-outs are decided before selection, and are news only where a rule wanted a mirror.
+   */
+  private selectedHere(snapshot: Snapshot, decision: Decision): boolean {
+    if (!BEFORE_SELECTION.has(decision.code)) return true;
+    const namespace = this.namespaces.get(decision.namespace);
+    return (
+      namespace !== undefined &&
+      (snapshot.source?.spec.push ?? []).some((rule) => evaluateFilter(rule.targets, namespace).match)
+    );
+  }
+
+  /**
    * status.clusters: this cluster's outcome for each ClusterMirror and Mirror of the source that
    * selects it (forgotten for those that no longer do, or when the source is gone). A change asks
    * the local pipeline to write the status; an unchanged outcome asks nothing.
@@ -539,6 +569,7 @@ export class RemoteCluster {
         note: `${rule.origin === undefined ? 'The nsync.dev/push-to-clusters annotations' : formatOrigin(rule.origin)} select this cluster, but ${why}; nothing is written there.`,
       });
     }
+    const skipped: Decision[] = [];
     for (const decision of result.decisions) {
       if (decision.mode !== 'push') continue;
       if (decision.code === 'conflict-unowned' || decision.code === 'conflict-other-source') {
@@ -548,20 +579,27 @@ export class RemoteCluster {
           action: 'Mirror',
           note: `Cluster ${cluster}: ${decision.namespace}/${decision.name} already holds an object nsync does not own there; left untouched.`,
         });
-      } else if (
-        decision.code !== 'in-sync' &&
-        decision.code !== 'create' &&
-        decision.code !== 'update' &&
-        decision.code !== 'delete-orphan' &&
-        decision.code !== 'not-selected'
-      ) {
-        this.deps.events.emit(subject, {
-          type: 'Warning',
-          reason: 'RemoteMirrorSkipped',
-          action: 'Mirror',
-          note: `Cluster ${cluster}: ${decision.message}`,
-        });
+      } else if (!QUIET_CODES.has(decision.code) && this.selectedHere(snapshot, decision)) {
+        skipped.push(decision);
       }
+    }
+    // One Event per reason: a rule over every namespace of a cluster must not say it per namespace.
+    for (const [, found] of Map.groupBy(skipped, (decision) => decision.code)) {
+      const [first] = found;
+      if (first === undefined) continue;
+      const where = found
+        .slice(0, 10)
+        .map((decision) => `${decision.namespace}/${decision.name}`)
+        .join(', ');
+      this.deps.events.emit(subject, {
+        type: 'Warning',
+        reason: 'RemoteMirrorSkipped',
+        action: 'Mirror',
+        note:
+          found.length === 1
+            ? `Cluster ${cluster}: ${first.message}`
+            : `Cluster ${cluster}: ${String(found.length)} targets skipped (${first.code}): ${where}${found.length > 10 ? ', …' : ''}. ${first.message}`,
+      });
     }
     const kubedTarget = this.access.namespace ?? key.namespace;
     if (
