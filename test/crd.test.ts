@@ -182,7 +182,7 @@ void describe('the CRDs from the chart', () => {
     const examples = [...text.matchAll(/```yaml\n([\s\S]*?)```/gu)]
       .map((match) => parse(match[1] ?? '') as MirrorResourceV1 | null)
       .filter((object) => object?.apiVersion === 'nsync.dev/v1alpha1');
-    assert.equal(examples.length, 3);
+    assert.equal(examples.length, 4);
     for (const example of examples) {
       assert.ok(example);
       const isMirror = example.kind === 'Mirror';

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   clusterAccepts,
+  clusterAnnotationsOf,
   localPushRules,
   parseClusterAnnotations,
   remotePushRules,
@@ -89,6 +90,20 @@ void describe('cluster selection annotations', () => {
     assert.match(bad.problems[1]?.message ?? '', /selector/);
     assert.match(parseClusterAnnotations('!*', undefined).problems[0]?.message ?? '', /every cluster/);
     assert.match(parseClusterAnnotations('prod, !', undefined).problems[0]?.message ?? '', /followed/);
+  });
+
+  void test('read from annotations, remembered by text: the same answer as parsing', () => {
+    const annotations = { [native.pushToClusters]: 'prod-*', [native.pushToClustersSelector]: 'env=prod' };
+    const first = clusterAnnotationsOf(annotations);
+    assert.equal(clusterAnnotationsOf({ ...annotations }), first);
+    assert.ok(first.clusters !== undefined);
+    assert.deepEqual(reached(first.clusters), ['prod-eu', 'prod-us', 'prod-legacy']);
+    // A list alone and a selector alone with the same text are different questions.
+    const listOnly = clusterAnnotationsOf({ [native.pushToClusters]: 'env=prod' });
+    const selectorOnly = clusterAnnotationsOf({ [native.pushToClustersSelector]: 'env=prod' });
+    assert.equal(listOnly.problems.length, 1);
+    assert.deepEqual(selectorOnly.problems, []);
+    assert.deepEqual(clusterAnnotationsOf({ [native.pushTo]: '*' }), { clusters: undefined, problems: [] });
   });
 
   void test('property: a name is selected iff it matches an include (or there are none) and no exclude', () => {

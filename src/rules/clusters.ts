@@ -15,6 +15,7 @@ import { formatOrigin } from './model.ts';
 import { compileGlob, compileNamespaceGlobList, MAX_PATTERN_ENTRIES, parsePatternList } from './patterns.ts';
 import { fail, ok, quote, type Result } from './result.ts';
 import { parseSelector } from './selectors.ts';
+import { readAnnotation } from './dialects/adapter.ts';
 import { native } from './markers.ts';
 
 /** A cluster as cluster selections see it. */
@@ -125,6 +126,31 @@ export function parseClusterAnnotations(
   }
   if (problems.length > 0) return { clusters: undefined, problems };
   return { clusters: clusterFilterOf(list, selector), problems: [] };
+}
+
+/**
+ * Parsed cluster annotations by text: the remote pipelines ask every source on every resync and
+ * namespace change whether it names their cluster, and most sources share a handful of texts.
+ * Bounded, since the texts are tenants' input.
+ */
+const parsedByText = new Map<string, ReturnType<typeof parseClusterAnnotations>>();
+const MAX_PARSED = 1000;
+
+/** parseClusterAnnotations of a source's annotations, remembered by their text. */
+export function clusterAnnotationsOf(
+  annotations: Readonly<Record<string, string>>,
+): ReturnType<typeof parseClusterAnnotations> {
+  const list = readAnnotation(annotations, native.pushToClusters);
+  const selector = readAnnotation(annotations, native.pushToClustersSelector);
+  if (list === undefined && selector === undefined) return { clusters: undefined, problems: [] };
+  const key = `${list ?? ''}\u0000${selector ?? ''}\u0000${list === undefined ? 0 : 1}${selector === undefined ? 0 : 1}`;
+  let parsed = parsedByText.get(key);
+  if (parsed === undefined) {
+    parsed = parseClusterAnnotations(list, selector);
+    if (parsedByText.size >= MAX_PARSED) parsedByText.clear();
+    parsedByText.set(key, parsed);
+  }
+  return parsed;
 }
 
 /** Whether a cluster selection reaches a cluster, and why in words. */

@@ -10,11 +10,10 @@ import type { Transport } from '../../kube/transport.ts';
 import { Writer } from '../../kube/writer.ts';
 import type { Decision, Guardrails, ObjectMeta, Plan, Snapshot, SourceState } from '../../plan/model.ts';
 import { plan } from '../../plan/plan.ts';
-import { parseClusterAnnotations, remotePushRules, selectsCluster } from '../../rules/clusters.ts';
+import { clusterAnnotationsOf, remotePushRules, selectsCluster } from '../../rules/clusters.ts';
 import { evaluateFilter } from '../../rules/filter.ts';
-import { readAnnotation } from '../../rules/dialects/adapter.ts';
 import { syncContextsOf } from '../../rules/dialects/kubed.ts';
-import { kubed, mirrorClaim, native } from '../../rules/markers.ts';
+import { kubed, mirrorClaim } from '../../rules/markers.ts';
 import {
   formatOrigin,
   type Kind,
@@ -303,10 +302,7 @@ export class RemoteCluster {
   /** Whether a source's annotations name this cluster (`sync-contexts`, or a native cluster selection). */
   private annotationsName(annotations: Readonly<Record<string, string>>): boolean {
     if (syncContextsOf(annotations).includes(this.name)) return true;
-    const { clusters } = parseClusterAnnotations(
-      readAnnotation(annotations, native.pushToClusters),
-      readAnnotation(annotations, native.pushToClustersSelector),
-    );
+    const { clusters } = clusterAnnotationsOf(annotations);
     return clusters !== undefined && selectsCluster(clusters, this.access).match;
   }
 
