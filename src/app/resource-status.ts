@@ -186,6 +186,22 @@ export function remoteClusterStatus(
   };
 }
 
+/**
+ * A resource naming clusters on an nsync without `--cluster-name` is not served (rules/clusters.ts
+ * localPushRules; the source keeps its mirrors): its status says why, as for an invalid spec.
+ */
+export function unnamedClusterProblems(entry: CachedMirror, clusterName: string): readonly SpecProblem[] {
+  if (clusterName !== '' || !entry.conversion.ok || entry.conversion.rule.push.clusters === undefined)
+    return [];
+  return [
+    {
+      field: 'spec.clusters',
+      message:
+        'names clusters, but nsync runs without --cluster-name, so it knows no cluster by name (and none remote); set --cluster-name (the chart: nsync.clusterName) or remove clusters',
+    },
+  ];
+}
+
 /** What writing statuses needs. */
 export interface StatusDeps {
   readonly guardrails: Guardrails;
@@ -217,7 +233,10 @@ export async function writeResourceStatuses(
       const { resource } = entry;
       const desired = computeStatus({
         generation: resource.metadata.generation ?? 0,
-        specProblems: servingProblems(key.kind, source, entry),
+        specProblems: [
+          ...servingProblems(key.kind, source, entry),
+          ...unnamedClusterProblems(entry, deps.guardrails.clusterName),
+        ],
         source:
           source === undefined
             ? { found: false }

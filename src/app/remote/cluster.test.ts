@@ -5,6 +5,8 @@ import { evaluateFilter } from '../../rules/filter.ts';
 import { kubed, native } from '../../rules/markers.ts';
 import type { NamespaceInfo, PushRule } from '../../rules/model.ts';
 import { parseSource } from '../../rules/parse.ts';
+import type { CachedMirror } from '../mirror-resources.ts';
+import { unnamedClusterProblems } from '../resource-status.ts';
 import { remoteRulesOf } from './cluster.ts';
 
 const SOURCE = { namespace: 'app', name: 'db' };
@@ -102,5 +104,28 @@ void describe('remoteRulesOf', () => {
       remoteRulesOf(registered, { ...SOURCE, annotations: {} }, [withOrigin(mirror)]).push.length,
       1,
     );
+  });
+});
+
+void describe('a resource naming clusters without --cluster-name', () => {
+  void test('its status says why it is not served; with a name, or without clusters, nothing is said', () => {
+    const cached = (spec: object): CachedMirror => {
+      const resource = {
+        apiVersion: 'nsync.dev/v1alpha1',
+        kind: 'ClusterMirror' as const,
+        metadata: { name: 'm' },
+        spec: spec as never,
+      };
+      return { key: 'ClusterMirror/m', resource, conversion: toMirrorRule(resource), sourceKey: undefined };
+    };
+    const base = { source: { kind: 'Secret', namespace: 'app', name: 'db' }, targets: { namespaces: ['*'] } };
+    const naming = cached({ ...base, clusters: { names: ['*'] } });
+    const [problem, ...rest] = unnamedClusterProblems(naming, '');
+    assert.deepEqual(rest, []);
+    assert.ok(problem !== undefined);
+    assert.equal(problem.field, 'spec.clusters');
+    assert.match(problem.message, /--cluster-name/);
+    assert.deepEqual(unnamedClusterProblems(naming, 'home'), []);
+    assert.deepEqual(unnamedClusterProblems(cached(base), ''), []);
   });
 });
