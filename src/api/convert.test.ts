@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {
   evaluateFilter,
   nativeDialect,
+  parseClusterAnnotations,
   selectsCluster,
   type NamespaceInfo,
   type PushRule,
@@ -413,5 +414,38 @@ void describe('spec.clusters', () => {
     );
     assert.match(bad('prod')[0] ?? '', /^spec\.clusters: must be an object/);
     assert.match(bad({ names: 'prod' })[0] ?? '', /^spec\.clusters\.names: must be a list/);
+  });
+});
+
+void describe('spec.clusters and push-to-clusters agree', () => {
+  void test('property: the same globs select the same clusters, or are refused by both', () => {
+    const glob = fc.string({
+      unit: fc.constantFrom('a', 'b', '-', '*', '?', ':'),
+      minLength: 1,
+      maxLength: 4,
+    });
+    const entry = fc.tuple(fc.boolean(), glob).map(([excluded, text]) => (excluded ? `!${text}` : text));
+    const name = fc.string({ unit: fc.constantFrom('a', 'b', '-', ':'), minLength: 1, maxLength: 4 });
+    fc.assert(
+      fc.property(
+        fc.array(entry, { minLength: 1, maxLength: 4 }),
+        fc.array(name, { maxLength: 5 }),
+        (names, clusters) => {
+          const converted = cluster({ ...WILDCARD, clusters: { names } });
+          const annotated = parseClusterAnnotations(names.join(','), undefined);
+          assert.equal(converted.ok, annotated.problems.length === 0);
+          if (!converted.ok || annotated.clusters === undefined) return;
+          const { clusters: fromSpec } = converted.rule.push;
+          assert.ok(fromSpec !== undefined);
+          for (const clusterName of clusters) {
+            const info = { name: clusterName, labels: {} };
+            assert.equal(
+              selectsCluster(fromSpec, info).match,
+              selectsCluster(annotated.clusters, info).match,
+            );
+          }
+        },
+      ),
+    );
   });
 });
