@@ -140,6 +140,29 @@ void describe('the CRDs from the chart', () => {
         clusterMirror({ ...WILDCARD, targets: { namespaces: ['!cert-manager', '!kube-*'] } }),
       ],
       [
+        CLUSTER_MIRRORS,
+        clusterMirror({
+          source: { kind: 'Secret', namespace: 'app', name: 'db' },
+          // The source's own namespace, in the other clusters.
+          targets: { namespaces: ['app'] },
+          clusters: {
+            names: ['prod-*', '!prod-legacy', 'arn:aws:eks:eu-west-1:1:cluster/edge', 'admin@kind-?'],
+            selector: {
+              matchLabels: { env: 'prod' },
+              matchExpressions: [{ key: 'tier', operator: 'Exists' }],
+            },
+          },
+        }),
+      ],
+      [
+        mirrors(namespace),
+        mirror({
+          source: { kind: 'Secret', name: 'db' },
+          targets: { namespaces: ['*'] },
+          clusters: { selector: { matchLabels: { env: 'prod' } } },
+        }),
+      ],
+      [
         mirrors(namespace),
         mirror({
           source: { kind: 'ConfigMap', name: 'ca-bundle' },
@@ -159,7 +182,7 @@ void describe('the CRDs from the chart', () => {
     const examples = [...text.matchAll(/```yaml\n([\s\S]*?)```/gu)]
       .map((match) => parse(match[1] ?? '') as MirrorResourceV1 | null)
       .filter((object) => object?.apiVersion === 'nsync.dev/v1alpha1');
-    assert.equal(examples.length, 3);
+    assert.equal(examples.length, 4);
     for (const example of examples) {
       assert.ok(example);
       const isMirror = example.kind === 'Mirror';
@@ -331,6 +354,30 @@ void describe('the CRDs from the chart', () => {
       () => CLUSTER_MIRRORS,
       clusterMirror({ ...WILDCARD, copyLabels: 'yes' }),
       /spec\.copyLabels: Invalid value: "string": spec\.copyLabels in body must be of type boolean/,
+    ],
+    [
+      'empty clusters',
+      () => CLUSTER_MIRRORS,
+      clusterMirror({ ...WILDCARD, clusters: { names: [] } }),
+      /spec\.clusters: Invalid value: .*clusters must give names \(globs such as "prod-\*"\) or a selector/,
+    ],
+    [
+      'a cluster exclusion of everything',
+      () => CLUSTER_MIRRORS,
+      clusterMirror({ ...WILDCARD, clusters: { names: ['prod', '!*'] } }),
+      /spec\.clusters\.names\[1\]: Invalid value: .*a cluster pattern has only letters/,
+    ],
+    [
+      'two clusters in one entry',
+      () => CLUSTER_MIRRORS,
+      clusterMirror({ ...WILDCARD, clusters: { names: ['prod, staging'] } }),
+      /spec\.clusters\.names\[0\]: Invalid value: .*a cluster pattern has only letters/,
+    ],
+    [
+      'an empty cluster selector',
+      () => CLUSTER_MIRRORS,
+      clusterMirror({ ...WILDCARD, clusters: { selector: {} } }),
+      /spec\.clusters\.selector: Invalid value: .*an empty clusters\.selector would select every cluster/,
     ],
     [
       'a Mirror reading a source in another namespace',

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { evaluateFilter, nativeDialect, type NamespaceInfo, type PushRule } from '../rules/index.ts';
+import {
+  evaluateFilter,
+  nativeDialect,
+  parseClusterAnnotations,
+  selectsCluster,
+  type NamespaceInfo,
+  type PushRule,
+} from '../rules/index.ts';
 import { sourceProblems, toMirrorRule, type Conversion, type MirrorRule } from './convert.ts';
 import type { MirrorKind, MirrorResourceV1, MirrorSpecV1 } from './types.ts';
 
@@ -335,6 +342,110 @@ void describe('toMirrorRule properties', () => {
         const converted = toMirrorRule(resource(kind, spec));
         if (!converted.ok) assert.ok(converted.problems.length > 0);
       }),
+    );
+  });
+});
+
+void describe('spec.clusters', () => {
+  const CLUSTERS = [
+    { name: 'home', labels: {} },
+    { name: 'prod-eu', labels: { env: 'prod' } },
+    { name: 'prod-legacy', labels: { env: 'prod' } },
+    { name: 'staging', labels: { env: 'staging' } },
+  ];
+  const clustersOf = (push: PushRule): string[] => {
+    const { clusters } = push;
+    assert.ok(clusters !== undefined);
+    return CLUSTERS.filter((entry) => selectsCluster(clusters, entry).match).map((entry) => entry.name);
+  };
+
+  void test('absent: no cluster selection (this cluster only)', () => {
+    assert.equal(rule(cluster(WILDCARD)).push.clusters, undefined);
+  });
+
+  void test('names AND selector AND NOT excluded names', () => {
+    const push = rule(
+      cluster({
+        ...WILDCARD,
+        clusters: { names: ['*', '!prod-legacy'], selector: { matchLabels: { env: 'prod' } } },
+      }),
+    ).push;
+    assert.deepEqual(clustersOf(push), ['prod-eu']);
+    assert.deepEqual(
+      clustersOf(
+        rule(namespaced({ ...WILDCARD, source: { kind: 'Secret', name: 'x' }, clusters: { names: ['*'] } }))
+          .push,
+      ),
+      ['home', 'prod-eu', 'prod-legacy', 'staging'],
+    );
+  });
+
+  void test("with clusters, the source's own namespace is a target (in the other clusters)", () => {
+    const push = rule(
+      cluster({
+        source: { kind: 'Secret', namespace: 'team-a', name: 'x' },
+        targets: { namespaces: ['team-a'] },
+        clusters: { names: ['prod-*'] },
+      }),
+    ).push;
+    assert.deepEqual(reached(push), ['team-a']);
+    assert.deepEqual(
+      problems(
+        cluster({
+          source: { kind: 'Secret', namespace: 'team-a', name: 'x' },
+          targets: { namespaces: ['team-a'] },
+        }),
+      ).length,
+      1,
+    );
+  });
+
+  void test('bad clusters are problems naming the field, never a wider rule', () => {
+    const bad = (clusters: unknown): string[] => problems(cluster({ ...WILDCARD, clusters }));
+    assert.match(bad({})[0] ?? '', /^spec\.clusters: clusters must give names/);
+    assert.match(bad({ names: [] })[0] ?? '', /^spec\.clusters: /);
+    assert.match(bad({ names: ['prod, staging'] })[0] ?? '', /^spec\.clusters\.names\[0\]: .*commas/);
+    assert.match(bad({ names: ['!*'] })[0] ?? '', /^spec\.clusters\.names\[0\]: .*every cluster/);
+    assert.match(bad({ names: ['"prod"'] })[0] ?? '', /^spec\.clusters\.names\[0\]: /);
+    assert.match(bad({ selector: {} })[0] ?? '', /^spec\.clusters\.selector: an empty clusters\.selector/);
+    assert.match(
+      bad({ selector: { matchExpressions: [{ key: 'env', operator: 'In' }] } })[0] ?? '',
+      /^spec\.clusters\.selector\.matchExpressions\[0\]\.values: /,
+    );
+    assert.match(bad('prod')[0] ?? '', /^spec\.clusters: must be an object/);
+    assert.match(bad({ names: 'prod' })[0] ?? '', /^spec\.clusters\.names: must be a list/);
+  });
+});
+
+void describe('spec.clusters and push-to-clusters agree', () => {
+  void test('property: the same globs select the same clusters, or are refused by both', () => {
+    const glob = fc.string({
+      unit: fc.constantFrom('a', 'b', '-', '*', '?', ':'),
+      minLength: 1,
+      maxLength: 4,
+    });
+    const entry = fc.tuple(fc.boolean(), glob).map(([excluded, text]) => (excluded ? `!${text}` : text));
+    const name = fc.string({ unit: fc.constantFrom('a', 'b', '-', ':'), minLength: 1, maxLength: 4 });
+    fc.assert(
+      fc.property(
+        fc.array(entry, { minLength: 1, maxLength: 4 }),
+        fc.array(name, { maxLength: 5 }),
+        (names, clusters) => {
+          const converted = cluster({ ...WILDCARD, clusters: { names } });
+          const annotated = parseClusterAnnotations(names.join(','), undefined);
+          assert.equal(converted.ok, annotated.problems.length === 0);
+          if (!converted.ok || annotated.clusters === undefined) return;
+          const { clusters: fromSpec } = converted.rule.push;
+          assert.ok(fromSpec !== undefined);
+          for (const clusterName of clusters) {
+            const info = { name: clusterName, labels: {} };
+            assert.equal(
+              selectsCluster(fromSpec, info).match,
+              selectsCluster(annotated.clusters, info).match,
+            );
+          }
+        },
+      ),
     );
   });
 });

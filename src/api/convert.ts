@@ -12,6 +12,8 @@
  * Pure: no I/O, no Kubernetes client imports.
  */
 import {
+  clusterFilterOf,
+  compileClusterGlobList,
   compileGlob,
   compileNamespaceGlobList,
   dataKeyProblem,
@@ -23,6 +25,7 @@ import {
   parsePatternList,
   quote,
   REQUIRED_SECRET_KEYS,
+  type ClusterFilter,
   type CopyOptions,
   type Kind,
   type LabelSelector,
@@ -245,8 +248,11 @@ function requirementOf(
 }
 
 /** metav1.LabelSelector → the rules' LabelSelector (its text is the canonical kubectl form). */
-function readSelector(selector: LabelSelectorV1, problems: Problems): LabelSelector | undefined {
-  const field = 'spec.targets.namespaceSelector';
+function readSelector(
+  selector: LabelSelectorV1,
+  problems: Problems,
+  field = 'spec.targets.namespaceSelector',
+): LabelSelector | undefined {
   const before = problems.list.length;
   const requirements: SelectorRequirement[] = [];
   const matchLabels: unknown = selector.matchLabels ?? {};
@@ -274,11 +280,64 @@ function readSelector(selector: LabelSelectorV1, problems: Problems): LabelSelec
   if (requirements.length === 0) {
     problems.add(
       field,
-      'an empty namespaceSelector would select every namespace; give matchLabels or matchExpressions, or write namespaces: ["*"]',
+      field === CLUSTER_SELECTOR_FIELD
+        ? 'an empty clusters.selector would select every cluster; give matchLabels or matchExpressions, or write names: ["*"]'
+        : 'an empty namespaceSelector would select every namespace; give matchLabels or matchExpressions, or write namespaces: ["*"]',
     );
     return undefined;
   }
   return { text: formatSelector({ requirements }), requirements };
+}
+
+const CLUSTER_SELECTOR_FIELD = 'spec.clusters.selector';
+
+/**
+ * `spec.clusters` as a cluster filter (rules/clusters.ts), with the annotations' semantics:
+ * `names AND selector AND NOT excluded names`. Undefined when absent (this cluster only).
+ */
+function readClusters(value: unknown, problems: Problems): ClusterFilter | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problems.add('spec.clusters', 'must be an object with names and/or selector');
+    return undefined;
+  }
+  const { names, selector } = value as { names?: unknown; selector?: unknown };
+  const before = problems.list.length;
+  const entries = stringList(names, 'spec.clusters.names', problems) ?? [];
+  const includes: NamePattern[] = [];
+  const excludes: NamePattern[] = [];
+  entries.forEach((entry, index) => {
+    const field = `spec.clusters.names[${index}]`;
+    if (/[,\s]/u.test(entry)) {
+      problems.add(field, `${quote(entry)} must be one pattern, without commas or spaces`);
+      return;
+    }
+    const compiled = compileClusterGlobList(entry);
+    if (!compiled.ok) {
+      problems.add(field, compiled.error);
+      return;
+    }
+    includes.push(...compiled.value.includes);
+    excludes.push(...compiled.value.excludes);
+  });
+  const labels =
+    selector === undefined
+      ? undefined
+      : typeof selector === 'object' && selector !== null && !Array.isArray(selector)
+        ? readSelector(selector, problems, CLUSTER_SELECTOR_FIELD)
+        : (problems.add(CLUSTER_SELECTOR_FIELD, 'must be a label selector'), undefined);
+  if (problems.list.length > before) return undefined;
+  if (entries.length === 0 && labels === undefined) {
+    problems.add(
+      'spec.clusters',
+      'clusters must give names (globs such as "prod-*") or a selector; leave clusters out to mirror in this cluster only',
+    );
+    return undefined;
+  }
+  return clusterFilterOf(
+    { includes, excludes },
+    labels === undefined ? undefined : { op: 'selector', selector: labels },
+  );
 }
 
 /**
@@ -290,6 +349,7 @@ function readTargets(
   targets: TargetsV1 | undefined,
   source: ObjectKey | undefined,
   problems: Problems,
+  remote: boolean,
 ): NamespaceFilter | undefined {
   if (typeof targets !== 'object' || (targets as unknown) === null) {
     problems.add('spec.targets', 'is required: which namespaces get a mirror');
@@ -312,7 +372,9 @@ function readTargets(
   if (globs.includes.length > 0) parts.push({ op: 'names', patterns: globs.includes });
   if (selector !== undefined) parts.push({ op: 'selector', selector });
   if (globs.excludes.length > 0) parts.push({ op: 'not', of: { op: 'names', patterns: globs.excludes } });
-  if (source !== undefined) {
+  // With clusters, the source's namespace in another cluster is a fine target (as in kubed); in
+  // this cluster the planner still never writes there.
+  if (source !== undefined && !remote) {
     const own = compileGlob(source.namespace);
     if (own.ok) parts.push({ op: 'not', of: { op: 'names', patterns: [own.value] } });
     if (globs.includes.length > 0 && globs.includes.every((pattern) => pattern.text === source.namespace)) {
@@ -372,7 +434,8 @@ export function toMirrorRule(resource: MirrorResourceV1): Conversion {
     return { ok: false, origin, problems: [{ field: 'spec', message: 'is required' }] };
   }
   const source = readSource(resource, problems);
-  const targets = readTargets(resource.spec.targets, source, problems);
+  const clusters = readClusters((spec as { clusters?: unknown }).clusters, problems);
+  const targets = readTargets(resource.spec.targets, source, problems, clusters !== undefined);
   const targetName = readTargetName(resource.spec.targets, source, problems);
   const copy: CopyOptions = {
     labels: optionalBool(resource.spec.copyLabels, 'spec.copyLabels', problems),
@@ -383,7 +446,14 @@ export function toMirrorRule(resource: MirrorResourceV1): Conversion {
   if (problems.list.length > 0 || source === undefined || targets === undefined || targetName === undefined) {
     return { ok: false, origin, problems: problems.list };
   }
-  return { ok: true, rule: { origin, source, push: { dialect: 'native', targets, targetName, copy } } };
+  const push: PushRule = {
+    dialect: 'native',
+    targets,
+    targetName,
+    copy,
+    ...(clusters === undefined ? {} : { clusters }),
+  };
+  return { ok: true, rule: { origin, source, push } };
 }
 
 /**

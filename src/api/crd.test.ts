@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import {
+  compileClusterGlobList,
   compileNamespaceGlobList,
   dataKeyProblem,
   labelKeyProblem,
@@ -111,6 +112,8 @@ const tricky = (maxLength: number): fc.Arbitrary<string> =>
       '!',
       ' ',
       ',',
+      ':',
+      '@',
       'é',
       '"',
     ),
@@ -143,7 +146,7 @@ void describe('the CRD files', () => {
   void test('Mirror and ClusterMirror share spec and status; only source.namespace differs', () => {
     const spec = (root: Schema): Schema => at(root, 'spec');
     assert.deepEqual(at(namespaced.root, 'status'), at(cluster.root, 'status'));
-    for (const field of ['targets', 'keys', 'copyLabels', 'copyAnnotations']) {
+    for (const field of ['targets', 'clusters', 'keys', 'copyLabels', 'copyAnnotations']) {
       assert.deepEqual(at(namespaced.root, `spec.${field}`), at(cluster.root, `spec.${field}`), field);
     }
     assert.deepEqual(
@@ -190,6 +193,34 @@ void describe('the CEL patterns accept exactly what nsync accepts', () => {
         entries.length === 1 && entries[0] === text && !/\s/u.test(text) && compileNamespaceGlobList(text).ok
       );
     });
+  });
+
+  void test('cluster globs, with "!" exclusions (one per entry)', () => {
+    // The empty entry is refused by minLength: 1.
+    assert.equal((at(cluster.root, 'spec.clusters.names.[]') as { minLength?: number }).minLength, 1);
+    const [rule] = rules(at(cluster.root, 'spec.clusters.names.[]'));
+    assert.equal(rule, "self.matches('^!?[-a-zA-Z0-9_.:/@*?]+$') && !self.matches('^![*]+$')");
+    const pattern = patternAt('spec.clusters.names.[]');
+    fc.assert(
+      fc.property(tricky(80), (text) => {
+        const admitted = pattern.test(text) && !/^![*]+$/u.test(text);
+        const served = text !== '' && !/[,\s]/u.test(text) && compileClusterGlobList(text).ok;
+        assert.equal(admitted, served, JSON.stringify(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  void test('cluster selectors check labels exactly as namespace selectors do', () => {
+    const items = (path: string): Schema | undefined => at(cluster.root, path).items;
+    assert.deepEqual(
+      items('spec.clusters.selector.matchExpressions'),
+      items('spec.targets.namespaceSelector.matchExpressions'),
+    );
+    assert.deepEqual(
+      rules(at(cluster.root, 'spec.clusters.selector.matchLabels')),
+      rules(at(cluster.root, 'spec.targets.namespaceSelector.matchLabels')),
+    );
   });
 
   void test('namespace names', () => {

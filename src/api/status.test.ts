@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   computeStatus,
+  MAX_LISTED_CLUSTERS,
   MAX_LISTED_PROBLEMS,
   MAX_PROBLEM_MESSAGE_LENGTH,
   statusEquals,
@@ -10,7 +11,7 @@ import {
   type Outcome,
   type StatusInput,
 } from './status.ts';
-import type { ConditionV1, MirrorStatusV1 } from './types.ts';
+import type { ClusterStatusV1, ConditionV1, MirrorStatusV1 } from './types.ts';
 
 const T0 = new Date('2026-11-30T12:00:00.123Z');
 const T1 = new Date('2026-11-30T12:05:00.000Z');
@@ -243,5 +244,72 @@ void describe('status properties', () => {
         },
       ),
     );
+  });
+});
+
+void describe('status.clusters', () => {
+  const remote = (name: string, overrides: Partial<ClusterStatusV1> = {}): ClusterStatusV1 => ({
+    name,
+    accepted: true,
+    selected: 2,
+    inSync: 2,
+    pending: 0,
+    failed: 0,
+    problemCount: 0,
+    ...overrides,
+  });
+
+  void test('absent without remote clusters; listed by name with them, and the message names each', () => {
+    assert.equal(computeStatus(input([at('a', 'in-sync')])).clusters, undefined);
+    const status = computeStatus(
+      input([at('a', 'in-sync')], {
+        clusters: [remote('west'), remote('east', { inSync: 1, problemCount: 1 })],
+      }),
+    );
+    assert.deepEqual(
+      status.clusters?.map((cluster) => cluster.name),
+      ['east', 'west'],
+    );
+    assert.deepEqual(ready(status), ['True', 'InSync']);
+    assert.match(
+      conditionOf(status, 'Ready').message,
+      /Clusters: east: 1 of 2 in sync, 1 problem; west: 2 of 2 in sync\.$/,
+    );
+  });
+
+  void test('a failed or pending remote mirror makes the resource unready; a cluster without consent does not', () => {
+    const failed = computeStatus(
+      input([at('a', 'in-sync')], { clusters: [remote('east', { failed: 1, inSync: 1 })] }),
+    );
+    assert.deepEqual(ready(failed), ['False', 'WriteFailed']);
+    const pending = computeStatus(input([], { clusters: [remote('east', { pending: 2, inSync: 0 })] }));
+    assert.deepEqual(ready(pending), ['False', 'Progressing']);
+    const refused = computeStatus(
+      input([], {
+        clusters: [remote('east', { accepted: false, selected: 0, inSync: 0, message: 'no consent here' })],
+      }),
+    );
+    assert.deepEqual(ready(refused), ['True', 'InSync']);
+    assert.match(
+      conditionOf(refused, 'Ready').message,
+      /^No namespace is selected in this cluster\. Clusters: east: not accepted \(no consent here\)\.$/,
+    );
+  });
+
+  void test('bounded, and a changed cluster is a change worth a write; the same is not', () => {
+    const many = Array.from({ length: MAX_LISTED_CLUSTERS + 5 }, (_, index) =>
+      remote(`c${String(index).padStart(3, '0')}`),
+    );
+    const status = computeStatus(input([], { clusters: many }));
+    assert.equal(status.clusters?.length, MAX_LISTED_CLUSTERS);
+    const again = computeStatus(input([], { clusters: [...many].reverse(), previous: status, now: T1 }));
+    assert.ok(statusEquals(status, again));
+    const changed = computeStatus(
+      input([], {
+        clusters: [remote('c000', { inSync: 1, pending: 1 }), ...many.slice(1)],
+        previous: status,
+      }),
+    );
+    assert.ok(!statusEquals(status, changed));
   });
 });

@@ -16,12 +16,20 @@
  * Pure: no I/O, no Kubernetes client imports.
  */
 import type { SpecProblem } from './convert.ts';
-import type { ConditionV1, MirrorStatusV1, NamespaceProblemV1, ProblemOutcome } from './types.ts';
+import type {
+  ClusterStatusV1,
+  ConditionV1,
+  MirrorStatusV1,
+  NamespaceProblemV1,
+  ProblemOutcome,
+} from './types.ts';
 
 /** How many problem namespaces status lists; problemCount has the total. */
 export const MAX_LISTED_PROBLEMS = 20;
 /** Longest message of one listed problem (the CRD's maxLength). */
 export const MAX_PROBLEM_MESSAGE_LENGTH = 1024;
+/** How many remote clusters status lists (the CRD's maxItems). */
+export const MAX_LISTED_CLUSTERS = 64;
 /** Longest condition message: far below the CRD's 32 KiB, so a status stays small. */
 export const MAX_CONDITION_MESSAGE_LENGTH = 2048;
 
@@ -52,6 +60,8 @@ export interface StatusInput {
   readonly previous: MirrorStatusV1 | undefined;
   /** The time a condition that changes status is stamped with. */
   readonly now: Date;
+  /** How the resource stands in each remote cluster it selects (remote pipelines report them). */
+  readonly clusters?: readonly ClusterStatusV1[];
 }
 
 /** Condition reasons, CamelCase as the API conventions ask. */
@@ -160,6 +170,37 @@ function summary(counts: OutcomeCounts): string {
   return parts.length === 0 ? head : `${head}; ${parts.join(', ')}`;
 }
 
+/** "prod-eu: 2 of 2 in sync", "prod-us: 1 of 2 in sync, 1 failed", "edge: not accepted (…)". */
+function clusterSummary(cluster: ClusterStatusV1): string {
+  if (!cluster.accepted) return `${cluster.name}: not accepted (${cluster.message ?? 'no consent'})`;
+  const parts = [
+    cluster.pending > 0 ? `${cluster.pending} pending` : '',
+    cluster.failed > 0 ? `${cluster.failed} failed` : '',
+    cluster.problemCount > 0 ? plural(cluster.problemCount, 'problem', 'problems') : '',
+  ].filter((part) => part !== '');
+  const head = `${cluster.name}: ${cluster.inSync} of ${cluster.selected} in sync`;
+  return parts.length === 0 ? head : `${head}, ${parts.join(', ')}`;
+}
+
+/**
+ * The local verdict with the remote clusters folded in: Ready only when no cluster has a pending
+ * or failed mirror either; the message names every cluster. A cluster that does not accept the
+ * source is told, like a refusing namespace, without making the resource unready.
+ */
+function withClusters(verdict: Verdict, clusters: readonly ClusterStatusV1[]): Verdict {
+  if (clusters.length === 0) return verdict;
+  const local =
+    verdict.reason === Reason.NoTargets ? 'No namespace is selected in this cluster.' : verdict.message;
+  const message = `${local} Clusters: ${clusters.map(clusterSummary).join('; ')}.`;
+  if (!verdict.ready) return { ...verdict, message };
+  if (clusters.some((cluster) => cluster.failed > 0))
+    return { ready: false, reason: Reason.WriteFailed, message, stalled: undefined };
+  if (clusters.some((cluster) => cluster.pending > 0))
+    return { ready: false, reason: Reason.Progressing, message, stalled: undefined };
+  const reason = verdict.reason === Reason.NoTargets ? Reason.InSync : verdict.reason;
+  return { ...verdict, reason, message };
+}
+
 function verdictOf(input: StatusInput, counts: OutcomeCounts): Verdict {
   if (input.specProblems.length > 0) {
     const message = input.specProblems.map((problem) => `${problem.field}: ${problem.message}`).join('; ');
@@ -231,7 +272,17 @@ export function computeStatus(input: StatusInput): MirrorStatusV1 {
   const outcomes = input.specProblems.length > 0 || !input.source.found ? [] : input.outcomes;
   const counts = countOutcomes(outcomes);
   const { problems, total } = problemList(outcomes);
-  const verdict = verdictOf(input, counts);
+  const clusters = [...(input.clusters ?? [])]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .slice(0, MAX_LISTED_CLUSTERS)
+    .map((cluster) =>
+      cluster.message === undefined
+        ? cluster
+        : { ...cluster, message: truncate(cluster.message, MAX_PROBLEM_MESSAGE_LENGTH) },
+    );
+  const local = verdictOf(input, counts);
+  const verdict =
+    input.specProblems.length > 0 || !input.source.found ? local : withClusters(local, clusters);
   const conditions = [
     condition('Ready', verdict.ready ? 'True' : 'False', verdict.reason, verdict.message, input),
     verdict.stalled === undefined
@@ -247,6 +298,7 @@ export function computeStatus(input: StatusInput): MirrorStatusV1 {
     problems,
     problemCount: total,
     ...(sourceResourceVersion === undefined ? {} : { sourceResourceVersion }),
+    ...(clusters.length === 0 ? {} : { clusters }),
   };
 }
 
@@ -275,6 +327,16 @@ function fieldsKey(status: MirrorStatusV1): string {
     (status.problems ?? []).map((problem) => [problem.namespace, problem.outcome, problem.message]),
     status.problemCount ?? null,
     status.sourceResourceVersion ?? null,
+    (status.clusters ?? []).map((cluster) => [
+      cluster.name,
+      cluster.accepted,
+      cluster.selected,
+      cluster.inSync,
+      cluster.pending,
+      cluster.failed,
+      cluster.problemCount,
+      cluster.message ?? null,
+    ]),
   ]);
 }
 

@@ -54,10 +54,23 @@ export interface TargetsV1 {
   readonly name?: string;
 }
 
+/**
+ * Which clusters get the mirrors (docs/adr/0022); absent = this cluster only. At least one field
+ * (the CRDs' CEL says so too).
+ */
+export interface ClustersV1 {
+  /** Cluster name globs (`*`, `?`), whole-name; `!` entries exclude. Only exclusions = all but those. */
+  readonly names?: readonly string[];
+  /** Clusters whose labels match (registered clusters' labels); ANDed with `names`. Never empty. */
+  readonly selector?: LabelSelectorV1;
+}
+
 /** spec of both kinds. */
 export interface MirrorSpecV1 {
   readonly source: SourceRefV1;
   readonly targets: TargetsV1;
+  /** Absent = this cluster only; given = exactly the selected clusters, this one by `--cluster-name`. */
+  readonly clusters?: ClustersV1;
   /** Only these data keys; absent = every key. */
   readonly keys?: readonly string[];
   /** @default false */
@@ -87,6 +100,24 @@ export interface NamespaceProblemV1 {
   readonly message: string;
 }
 
+/**
+ * How a resource stands in one remote cluster its `spec.clusters` selects (docs/adr/0023): the
+ * counts of the namespaces selected there, or why nothing is written there.
+ */
+export interface ClusterStatusV1 {
+  readonly name: string;
+  /** False when the cluster does not accept pushes from the source's namespace (a Mirror only). */
+  readonly accepted: boolean;
+  readonly selected: number;
+  readonly inSync: number;
+  readonly pending: number;
+  readonly failed: number;
+  /** Selected namespaces there with a conflict or a refusal. */
+  readonly problemCount: number;
+  /** Why the cluster gets nothing, or its first problem; absent when there is nothing to say. */
+  readonly message?: string;
+}
+
 /** status of both kinds: a ledger of what nsync last observed and did. */
 export interface MirrorStatusV1 {
   readonly observedGeneration?: number;
@@ -104,6 +135,11 @@ export interface MirrorStatusV1 {
   readonly problemCount?: number;
   /** resourceVersion of the source the mirrors were last all synced from. */
   readonly sourceResourceVersion?: string;
+  /**
+   * The remote clusters `spec.clusters` selects, by name (at most MAX_LISTED_CLUSTERS); the counts
+   * above are this cluster's. Absent when the resource names no remote cluster.
+   */
+  readonly clusters?: readonly ClusterStatusV1[];
 }
 
 /** The metadata nsync reads of its own resources. */

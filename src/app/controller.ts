@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.ts';
 import { reconcile, type ReconcileDeps } from './reconcile.ts';
 import { RemoteCluster, type RemoteAccess } from './remote/cluster.ts';
 import { ClusterRegistry } from './remote/registry.ts';
+import { ClusterStatuses } from './remote/cluster-statuses.ts';
 import { SourceReader } from './sources.ts';
 import { allKeys, wireTriggers } from './triggers.ts';
 
@@ -88,6 +89,8 @@ export class Controller {
   private readonly remoteNames = new Set<string>();
   /** Watches the registration Secrets; undefined without --registered-clusters. */
   readonly registry: ClusterRegistry | undefined;
+  /** What each remote pipeline found per ClusterMirror and Mirror, for their status.clusters. */
+  private readonly clusterStatuses = new ClusterStatuses();
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private lostLeadership = false;
@@ -144,6 +147,9 @@ export class Controller {
     this.resources = new MirrorResources(transport, log, (resource, reason) => {
       metrics.watchRestarts.inc({ resource, reason });
     });
+    this.resources.store.onChange((change) => {
+      if (change.type === 'delete') this.clusterStatuses.forgetResource(change.old.key);
+    });
     metrics.observe({
       queueDepth: () => this.queue.depth(),
       watches: () => [
@@ -162,6 +168,7 @@ export class Controller {
       log,
       guardrails: guardrailsOf(config),
       resources: this.resources,
+      clusterStatuses: this.clusterStatuses,
       ...(config.remoteKubeconfig === '' && !config.registeredClusters
         ? {}
         : { remoteContexts: this.remoteNames }),
@@ -227,6 +234,11 @@ export class Controller {
       log: this.log,
       writeConcurrency: this.config.writeConcurrency,
       workers: this.config.workers,
+      resources: this.resources,
+      clusterStatuses: this.clusterStatuses,
+      onStatusChanged: (key) => {
+        this.queue.add(key);
+      },
     });
     const pipeline: RemotePipeline = { cluster, transport: access.transport, ownsTransport, run: undefined };
     this.pipelines.set(access.name, pipeline);
@@ -254,6 +266,11 @@ export class Controller {
     this.pipelines.delete(name);
     this.remoteNames.delete(name);
     pipeline.cluster.stop();
+    // Its entries in status.clusters go: the resources that had one are written again.
+    for (const resource of this.clusterStatuses.forgetCluster(name)) {
+      const sourceKey = this.resources.store.get(resource)?.sourceKey;
+      if (sourceKey !== undefined) this.queue.add(sourceKey);
+    }
     const done = (async () => {
       await pipeline.run;
       if (pipeline.ownsTransport) pipeline.transport.close();
@@ -310,8 +327,12 @@ export class Controller {
       },
       this.config.clusterName,
     );
+    // A ClusterMirror or Mirror may name remote clusters (spec.clusters): its keys go everywhere.
     this.resources.onSourcesChanged((keys) => {
-      for (const key of keys) this.queue.add(key);
+      for (const key of keys) {
+        this.queue.add(key);
+        for (const remote of this.remotes) remote.queue.add(key);
+      }
     });
     await Promise.race([Promise.all([this.cache.synced(), this.resources.synced()]), caches]);
     if (signal.aborted) return;

@@ -16,6 +16,7 @@ import type {
   SourceState,
 } from '../plan/model.ts';
 import { plan } from '../plan/plan.ts';
+import { localPushRules } from '../rules/clusters.ts';
 import { syncContextsOf } from '../rules/dialects/kubed.ts';
 import { ACCEPT_FROM_ANNOTATION, kubed, owned } from '../rules/markers.ts';
 import type { Kind, ObjectKey } from '../rules/model.ts';
@@ -24,6 +25,7 @@ import { applyOps, type WriteFailure } from './apply.ts';
 import { RESOURCES, type ClusterCache } from './cache.ts';
 import { describeError, type EventRecorder } from './events.ts';
 import type { MirrorResources } from './mirror-resources.ts';
+import type { ClusterStatuses } from './remote/cluster-statuses.ts';
 import { withResourceRules, writeResourceStatuses } from './resource-status.ts';
 import type { Logger } from './log.ts';
 import { noMirrors, type Metrics, type MirrorState } from './metrics.ts';
@@ -43,6 +45,8 @@ export interface ReconcileDeps {
   readonly guardrails: Guardrails;
   /** ClusterMirrors and Mirrors; absent where they are not served (explain of annotations). */
   readonly resources?: MirrorResources;
+  /** What the remote pipelines found per resource and cluster, written into status.clusters. */
+  readonly clusterStatuses?: ClusterStatuses;
   /**
    * The remote clusters' names when `--remote-kubeconfig` or `--registered-clusters` is set
    * (docs/adr/0018, 0021), kept current as registrations come and go: `sync-contexts` is then
@@ -73,7 +77,10 @@ export async function snapshotOf(
           !deps.guardrails.isExcluded(key.namespace),
           named.length > 0,
         );
-  const ruled = read === undefined ? undefined : withResourceRules(key.kind, read, named);
+  const ruled =
+    read === undefined
+      ? undefined
+      : forThisCluster(withResourceRules(key.kind, read, named), deps.guardrails.clusterName);
   const source =
     ruled === undefined || deps.remoteContexts === undefined
       ? ruled
@@ -94,6 +101,20 @@ export async function snapshotOf(
     guardrails: deps.guardrails,
     now: new Date().toISOString(),
     invalidResources: named.filter((entry) => !entry.conversion.ok).map((entry) => entry.key),
+  };
+}
+
+/**
+ * The source's rules as this cluster serves them (rules/clusters.ts): rules naming clusters only
+ * when they name this one, and a problem for each that cannot be served without `--cluster-name`.
+ * The remote pipelines read the rules naming other clusters themselves (remote/cluster.ts).
+ */
+function forThisCluster(source: SourceState, clusterName: string): SourceState {
+  if (!source.spec.push.some((rule) => rule.clusters !== undefined)) return source;
+  const local = localPushRules(source.spec.push, clusterName);
+  return {
+    ...source,
+    spec: { ...source.spec, push: local.push, problems: [...source.spec.problems, ...local.problems] },
   };
 }
 

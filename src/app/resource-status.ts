@@ -6,12 +6,15 @@
  */
 import {
   computeStatus,
+  countOutcomes,
+  problemList,
   sourceProblems,
   statusEquals,
   type NamespaceOutcome,
   type Outcome,
   type SpecProblem,
 } from '../api/index.ts';
+import type { ClusterStatusV1 } from '../api/types.ts';
 import { classify } from '../kube/errors.ts';
 import { CLUSTER_MIRRORS, MIRRORS } from '../kube/resources.ts';
 import type { Writer } from '../kube/writer.ts';
@@ -24,6 +27,7 @@ import { describeError, type EventRecorder } from './events.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { CachedMirror } from './mirror-resources.ts';
+import type { ClusterStatuses } from './remote/cluster-statuses.ts';
 import { objectKey, targetOf } from './objects.ts';
 
 /**
@@ -152,6 +156,52 @@ function outcomesOf(
   return outcomes;
 }
 
+/**
+ * How one resource stands in one remote cluster after that cluster's reconcile of its source
+ * (status.clusters): the counts of its decisions there, writes included, and its first problem.
+ */
+export function remoteClusterStatus(
+  cluster: string,
+  entry: CachedMirror,
+  snapshot: Snapshot,
+  result: Plan,
+  failures: readonly WriteFailure[],
+): ClusterStatusV1 {
+  const failed = new Set(
+    failures.map((failure) => objectKey(failure.op.target.namespace, failure.op.target.name)),
+  );
+  const outcomes = outcomesOf(entry, snapshot, result, failed);
+  const counts = countOutcomes(outcomes);
+  const { problems, total } = problemList(outcomes);
+  const first = problems[0];
+  return {
+    name: cluster,
+    accepted: true,
+    selected: counts.selected,
+    inSync: counts.inSync,
+    pending: counts.pending,
+    failed: counts.failed,
+    problemCount: total,
+    ...(first === undefined ? {} : { message: `${first.namespace}: ${first.message}` }),
+  };
+}
+
+/**
+ * A resource naming clusters on an nsync without `--cluster-name` is not served (rules/clusters.ts
+ * localPushRules; the source keeps its mirrors): its status says why, as for an invalid spec.
+ */
+export function unnamedClusterProblems(entry: CachedMirror, clusterName: string): readonly SpecProblem[] {
+  if (clusterName !== '' || !entry.conversion.ok || entry.conversion.rule.push.clusters === undefined)
+    return [];
+  return [
+    {
+      field: 'spec.clusters',
+      message:
+        'names clusters, but nsync runs without --cluster-name, so it knows no cluster by name (and none remote); set --cluster-name (the chart: nsync.clusterName) or remove clusters',
+    },
+  ];
+}
+
 /** What writing statuses needs. */
 export interface StatusDeps {
   readonly guardrails: Guardrails;
@@ -159,6 +209,8 @@ export interface StatusDeps {
   readonly writer: Writer;
   readonly events: EventRecorder;
   readonly log: Logger;
+  /** What the remote pipelines last found per resource and cluster (status.clusters). */
+  readonly clusterStatuses?: ClusterStatuses;
 }
 
 /**
@@ -181,7 +233,10 @@ export async function writeResourceStatuses(
       const { resource } = entry;
       const desired = computeStatus({
         generation: resource.metadata.generation ?? 0,
-        specProblems: servingProblems(key.kind, source, entry),
+        specProblems: [
+          ...servingProblems(key.kind, source, entry),
+          ...unnamedClusterProblems(entry, deps.guardrails.clusterName),
+        ],
         source:
           source === undefined
             ? { found: false }
@@ -189,6 +244,7 @@ export async function writeResourceStatuses(
         outcomes: outcomesOf(entry, snapshot, result, failed),
         previous: resource.status,
         now: new Date(),
+        clusters: deps.clusterStatuses?.of(entry.key) ?? [],
       });
       reportOutranked(deps, snapshot, result, entry);
       if (statusEquals(resource.status, desired)) return;

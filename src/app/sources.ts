@@ -18,6 +18,8 @@ import { targetOf, toObjectMeta } from './objects.ts';
 const SOURCE_KEYS = [
   native.pushTo,
   native.pushToSelector,
+  native.pushToClusters,
+  native.pushToClustersSelector,
   native.pullAllowed,
   native.pullAllowedSelector,
   reflector.allowed,

@@ -124,7 +124,13 @@ export interface ClusterExplanation {
  * nsync watches there; `reason` says what failed.
  */
 export type ClusterOutcome =
-  | { readonly status: 'planned'; readonly plan: Plan | undefined; readonly namespaces: number }
+  | {
+      readonly status: 'planned';
+      readonly plan: Plan | undefined;
+      readonly namespaces: number;
+      /** Why rules that name this cluster are not served there (the cluster's consent). */
+      readonly refused?: readonly string[];
+    }
   | { readonly status: 'unreachable' | 'forbidden'; readonly reason: string };
 
 /**
@@ -133,6 +139,9 @@ export type ClusterOutcome =
  */
 export function clusterNote(outcome: ClusterOutcome): string | undefined {
   if (outcome.status !== 'planned') return outcome.reason;
+  const refused = outcome.refused ?? [];
+  if (refused.length > 0 && (outcome.plan === undefined || outcome.plan.decisions.length === 0))
+    return `Not accepted here: ${refused.join('; ')}`;
   if (outcome.plan === undefined)
     return 'Nothing to do: the source does not name this cluster and nsync has no copy of it there.';
   if (outcome.plan.decisions.length > 0) return undefined;

@@ -151,6 +151,24 @@ void describe('renderMirror', () => {
     );
   });
 
+  void it("in another cluster a native mirror carries kubed's origin labels (the remote watch selects them) and the source cluster", () => {
+    const input = {
+      source: source(),
+      rule: rule('native'),
+      namespace: 'platform',
+      existing: undefined,
+      now: NOW,
+    };
+    const remote = renderMirror({ ...input, clusterName: 'home', remote: true }).body.metadata;
+    assert.equal(remote.labels[kubed.originCluster], 'home');
+    assert.equal(remote.labels[kubed.originNamespace], 'platform');
+    assert.equal(remote.labels[kubed.originName], 'db');
+    assert.equal(remote.annotations[owned.sourceCluster], 'home');
+    const local = renderMirror({ ...input, clusterName: 'home' }).body.metadata;
+    assert.equal(local.labels[kubed.originCluster], undefined);
+    assert.equal(local.annotations[owned.sourceCluster], undefined);
+  });
+
   void it('writes a ConfigMap with data and binaryData and no type', () => {
     const { body } = renderMirror({
       source: source('ConfigMap'),

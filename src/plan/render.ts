@@ -361,7 +361,9 @@ export function renderMirror(input: MirrorInput): RenderedMirror {
     existing?.labels ?? {},
     rule.copy.labels ? copyable(source.meta.labels, policy) : {},
     { [owned.managedByLabel]: owned.managedByValue },
-    dialectLabels(rule.dialect, source.meta, input.clusterName),
+    // In another cluster every mirror carries kubed's origin labels, whatever its rule's dialect:
+    // the remote mirror watch selects on origin.cluster (docs/adr/0018, 0022).
+    dialectLabels(input.remote === true ? 'kubed' : rule.dialect, source.meta, input.clusterName),
   );
   const annotations = overlay(
     existing?.annotations ?? {},

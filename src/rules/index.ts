@@ -6,6 +6,7 @@ export type * from './model.ts';
 export { formatOrigin } from './model.ts';
 export * from './markers.ts';
 export * from './filter.ts';
+export * from './clusters.ts';
 export * from './result.ts';
 export * from './names.ts';
 export * from './patterns.ts';

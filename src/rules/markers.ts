@@ -13,6 +13,10 @@ export const KUBED_PREFIX = 'kubed.appscode.com/';
 export const native = {
   pushTo: `${NATIVE_PREFIX}push-to`,
   pushToSelector: `${NATIVE_PREFIX}push-to-selector`,
+  /** Cluster name globs (`!` excludes) the push reaches; absent = this cluster only. */
+  pushToClusters: `${NATIVE_PREFIX}push-to-clusters`,
+  /** Label selector over the clusters' labels (registered clusters), ANDed with push-to-clusters. */
+  pushToClustersSelector: `${NATIVE_PREFIX}push-to-clusters-selector`,
   pullAllowed: `${NATIVE_PREFIX}pull-allowed`,
   pullAllowedSelector: `${NATIVE_PREFIX}pull-allowed-selector`,
   targetName: `${NATIVE_PREFIX}target-name`,

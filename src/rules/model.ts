@@ -107,6 +107,15 @@ export function formatOrigin(origin: RuleOrigin): string {
     : `${origin.kind}/${origin.namespace}/${origin.name}`;
 }
 
+/**
+ * Which clusters a push rule reaches (native `nsync.dev/push-to-clusters` and `-selector`,
+ * `spec.clusters` of ClusterMirror and Mirror; docs/adr/0022). The same expression tree as a
+ * namespace filter, evaluated on a cluster's name and labels: this cluster is named by
+ * `--cluster-name` and has no labels; a remote one is a kubeconfig context (no labels) or a
+ * registered cluster (its registration's labels).
+ */
+export type ClusterFilter = NamespaceFilter;
+
 /** A source's request to create mirrors in other namespaces. */
 export interface PushRule {
   readonly dialect: Dialect;
@@ -117,6 +126,12 @@ export interface PushRule {
   /** Name of the mirror in each target namespace. */
   readonly targetName: string;
   readonly copy: CopyOptions;
+  /**
+   * The clusters the rule pushes into; absent = this cluster only (every rule before cluster
+   * selection, and kubed's `sync-contexts`, which the remote pipelines serve on their own).
+   * Present = exactly the selected clusters, this one included only when selected.
+   */
+  readonly clusters?: ClusterFilter;
 }
 
 /** A source's consent to be pulled into other namespaces, for one dialect. */

@@ -8,11 +8,22 @@ import { ListWatch, type ListWatchSink, type ListWatchStatus } from '../../kube/
 import { CONFIGMAPS, NAMESPACES, SECRETS, type Resource } from '../../kube/resources.ts';
 import type { Transport } from '../../kube/transport.ts';
 import { Writer } from '../../kube/writer.ts';
-import type { Guardrails, ObjectMeta, Plan, Snapshot, SourceState } from '../../plan/model.ts';
+import type { Decision, Guardrails, ObjectMeta, Plan, Snapshot, SourceState } from '../../plan/model.ts';
 import { plan } from '../../plan/plan.ts';
+import { clusterAnnotationsOf, remotePushRules, selectsCluster } from '../../rules/clusters.ts';
+import { evaluateFilter } from '../../rules/filter.ts';
 import { syncContextsOf } from '../../rules/dialects/kubed.ts';
 import { kubed, mirrorClaim } from '../../rules/markers.ts';
-import type { Kind, NamespaceInfo, PushRule, SourceSpec } from '../../rules/model.ts';
+import {
+  formatOrigin,
+  type Kind,
+  type NamespaceInfo,
+  type ObjectKey,
+  type PushRule,
+  type SourceSpec,
+} from '../../rules/model.ts';
+import { parseSource } from '../../rules/parse.ts';
+import { compileGlob } from '../../rules/patterns.ts';
 import { Limiter } from '../../runtime/limit.ts';
 import { WorkQueue } from '../../runtime/queue.ts';
 import { Store } from '../../runtime/store.ts';
@@ -21,6 +32,9 @@ import { RESOURCES, SOURCE_INDEX_VALUE, storeSink, type ClusterCache, type Objec
 import { describeError, type EventRecorder } from '../events.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { CachedMirror, MirrorResources } from '../mirror-resources.ts';
+import { remoteClusterStatus, withResourceRules } from '../resource-status.ts';
+import type { ClusterStatuses } from './cluster-statuses.ts';
 import { objectKey, parseSourceQueueKey, sourceQueueKey, toNamespaceInfo, toObjectMeta } from '../objects.ts';
 import type { SourceReader } from '../sources.ts';
 
@@ -62,6 +76,12 @@ export interface RemoteDeps {
   readonly log: Logger;
   readonly writeConcurrency: number;
   readonly workers: number;
+  /** ClusterMirrors and Mirrors, whose `spec.clusters` may name this cluster; absent in tests of annotations only. */
+  readonly resources?: MirrorResources;
+  /** Where this cluster's outcome for each resource goes (their status.clusters). */
+  readonly clusterStatuses?: ClusterStatuses;
+  /** Told the source queue key when a resource's outcome here changed, so its status is written. */
+  readonly onStatusChanged?: (queueKey: string) => void;
 }
 
 /** The label every mirror nsync writes into another cluster carries, and the remote watch selects. */
@@ -89,15 +109,68 @@ function newRemoteStore(kind: Kind, clusterName: string): Store<ObjectMeta, Obje
   });
 }
 
-/** The one push rule kubed's `sync-contexts` means in a remote cluster: same name, labels and annotations copied. */
-function remoteRule(name: string): PushRule {
+/**
+ * The one push rule kubed's `sync-contexts` means in a remote cluster: into `namespace` (the
+ * context's, else the source's), same name, labels and annotations copied.
+ */
+function remoteRule(name: string, namespace: string): PushRule {
+  const target = compileGlob(namespace);
   return {
     dialect: 'kubed',
-    targets: { op: 'all' },
+    targets: target.ok ? { op: 'names', patterns: [target.value] } : { op: 'none' },
     targetName: name,
     copy: { labels: true, annotations: true, ownerReferences: false, keys: undefined },
   };
 }
+
+/** The rules one source has for one remote cluster, and those refused for lack of the cluster's consent. */
+export interface RemoteRules {
+  readonly push: readonly PushRule[];
+  readonly refused: readonly { readonly rule: PushRule; readonly why: string }[];
+}
+
+/**
+ * Which of a source's push rules (annotations of every dialect plus ClusterMirrors and Mirrors, as
+ * parsed) one remote cluster serves: kubed's when `sync-contexts` names it, and every rule whose
+ * cluster selection reaches it and whose consent holds (rules/clusters.ts), without the selection
+ * (the planner knows namespaces only). Pure.
+ */
+export function remoteRulesOf(
+  access: Pick<RemoteAccess, 'name' | 'namespace' | 'labels' | 'acceptFrom'>,
+  source: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly annotations: Readonly<Record<string, string>>;
+  },
+  push: readonly PushRule[],
+): RemoteRules {
+  const served: PushRule[] = [];
+  const refused: { rule: PushRule; why: string }[] = [];
+  if (syncContextsOf(source.annotations).includes(access.name))
+    served.push(remoteRule(source.name, access.namespace ?? source.namespace));
+  for (const verdict of remotePushRules(push, access, source.namespace)) {
+    const { clusters: _selected, ...rule } = verdict.rule;
+    if (verdict.served) served.push(rule);
+    else refused.push({ rule, why: verdict.why });
+  }
+  return { push: served, refused };
+}
+
+/** Push decisions that are not news on the source: done, or not selected at all. */
+const QUIET_CODES: ReadonlySet<Decision['code']> = new Set([
+  'in-sync',
+  'create',
+  'update',
+  'delete-orphan',
+  'not-selected',
+]);
+
+/** Push decisions the planner makes before it asks whether the rule selects the namespace. */
+const BEFORE_SELECTION: ReadonlySet<Decision['code']> = new Set([
+  'excluded',
+  'source-not-allowed',
+  'opted-out',
+]);
 
 const NO_RULES: SourceSpec = { push: [], consent: [], unsupported: [], problems: [] };
 
@@ -221,17 +294,36 @@ export class RemoteCluster {
     return this.watches.map((watch) => watch.status());
   }
 
-  /** Every key worth a look in this cluster: local sources naming it, and sources its mirrors claim. */
+  /**
+   * Every key worth a look in this cluster: local sources whose annotations name it, sources a
+   * ClusterMirror or Mirror names it for, and sources its mirrors claim.
+   */
   sourceKeys(): Set<string> {
     const keys = new Set<string>();
     for (const kind of REMOTE_KINDS) {
       for (const source of this.deps.local.objects[kind].byIndex('sources', SOURCE_INDEX_VALUE)) {
-        if (syncContextsOf(source.annotations).includes(this.name))
+        if (this.annotationsName(source.annotations))
           keys.add(sourceQueueKey(kind, source.namespace, source.name));
       }
       for (const ref of this.mirrors[kind].indexValues('claims')) keys.add(`${kind}/${ref}`);
     }
+    for (const entry of this.deps.resources?.store.values() ?? []) {
+      if (entry.sourceKey !== undefined && this.resourceNames(entry)) keys.add(entry.sourceKey);
+    }
     return keys;
+  }
+
+  /** Whether a source's annotations name this cluster (`sync-contexts`, or a native cluster selection). */
+  private annotationsName(annotations: Readonly<Record<string, string>>): boolean {
+    if (syncContextsOf(annotations).includes(this.name)) return true;
+    const { clusters } = clusterAnnotationsOf(annotations);
+    return clusters !== undefined && selectsCluster(clusters, this.access).match;
+  }
+
+  /** Whether a ClusterMirror or Mirror names this cluster in spec.clusters. */
+  private resourceNames(entry: CachedMirror): boolean {
+    const clusters = entry.conversion.ok ? entry.conversion.rule.push.clusters : undefined;
+    return clusters !== undefined && selectsCluster(clusters, this.access).match;
   }
 
   /**
@@ -284,37 +376,58 @@ export class RemoteCluster {
     }
   }
 
-  /** Builds the planner's snapshot of one local source for this cluster (reads the source only when it names this cluster). */
-  async snapshotOf(kind: Kind, namespace: string, name: string): Promise<Snapshot | undefined> {
+  /**
+   * Builds the planner's snapshot of one local source for this cluster, and the rules refused
+   * for lack of this cluster's consent. Reads the source only when some rule names this cluster;
+   * undefined when nothing does and no mirror here claims it (no I/O then).
+   */
+  async snapshotOf(
+    kind: Kind,
+    namespace: string,
+    name: string,
+  ): Promise<{ snapshot: Snapshot; refused: RemoteRules['refused'] } | undefined> {
     const { local, sources, guardrails } = this.deps;
     const sourceKey = objectKey(namespace, name);
     const store = this.mirrors[kind];
     const mirrors = store.byIndex('claims', sourceKey);
     const meta = local.objects[kind].get(sourceKey);
-    const wanted = meta !== undefined && syncContextsOf(meta.annotations).includes(this.name);
+    const named = this.deps.resources?.forSource(kind, namespace, name) ?? [];
+    const wanted =
+      meta !== undefined &&
+      (this.annotationsName(meta.annotations) || named.some((entry) => this.resourceNames(entry)));
     if (!wanted && mirrors.length === 0) return undefined;
     let source: SourceState | undefined;
+    let refused: RemoteRules['refused'] = [];
     if (meta !== undefined) {
       const read = wanted
-        ? await sources.read(kind, RESOURCES[kind], meta, !guardrails.isExcluded(namespace))
+        ? await sources.read(kind, RESOURCES[kind], meta, !guardrails.isExcluded(namespace), named.length > 0)
         : undefined;
-      source =
-        read === undefined
-          ? { meta, content: { type: undefined, data: {}, binaryData: {} }, spec: NO_RULES }
-          : { ...read, spec: wanted ? { ...NO_RULES, push: [remoteRule(name)] } : NO_RULES };
+      if (read === undefined) {
+        // Nothing names this cluster any more, or the source cannot be read: its mirrors here are
+        // orphans, unless its annotations are invalid now (bad input keeps what it made).
+        const problems = parseSource(kind, namespace, name, meta.annotations, undefined).problems;
+        source = {
+          meta,
+          content: { type: undefined, data: {}, binaryData: {} },
+          spec: { ...NO_RULES, problems },
+        };
+      } else {
+        const ruled = withResourceRules(kind, read, named);
+        const rules = remoteRulesOf(this.access, meta, ruled.spec.push);
+        refused = rules.refused;
+        source = { ...ruled, spec: { ...NO_RULES, push: rules.push, problems: ruled.spec.problems } };
+      }
     }
-    // kubed's rule: the context's namespace, else the source's; never created by nsync.
-    const targetNamespace = this.access.namespace ?? namespace;
-    const there = this.namespaces.get(targetNamespace);
+    const confined = this.access.namespace;
+    const namespaces =
+      confined === undefined
+        ? this.namespaces.values()
+        : [this.namespaces.get(confined)].filter((entry) => entry !== undefined);
     const seen = new Map<string, ObjectMeta | undefined>();
-    if (wanted && there !== undefined && store.get(objectKey(targetNamespace, name)) === undefined) {
-      // Not one of ours (the watch would have it): whatever sits there decides, so read its metadata.
-      seen.set(objectKey(targetNamespace, name), await this.lookupUnowned(kind, targetNamespace, name));
-    }
-    return {
+    const snapshot: Snapshot = {
       key: { kind, namespace, name },
       source,
-      namespaces: there === undefined ? [] : [there],
+      namespaces,
       lookup: (ns, objectName) => {
         const key = objectKey(ns, objectName);
         return store.get(key) ?? seen.get(key);
@@ -324,7 +437,16 @@ export class RemoteCluster {
       guardrails,
       now: new Date().toISOString(),
       remote: true,
+      invalidResources: named.filter((entry) => !entry.conversion.ok).map((entry) => entry.key),
     };
+    // A target the mirror watch does not see is not one of ours: whatever sits there decides, so
+    // its metadata is read (one GET per would-be create) before the plan is trusted.
+    for (const op of plan(snapshot).ops) {
+      if (op.verb !== 'create') continue;
+      const key = objectKey(op.target.namespace, op.target.name);
+      seen.set(key, await this.lookupUnowned(kind, op.target.namespace, op.target.name));
+    }
+    return { snapshot, refused };
   }
 
   private async lookupUnowned(kind: Kind, namespace: string, name: string): Promise<ObjectMeta | undefined> {
@@ -341,11 +463,13 @@ export class RemoteCluster {
   async reconcile(queueKey: string): Promise<void> {
     const key = parseSourceQueueKey(queueKey);
     if (key === undefined || !REMOTE_KINDS.includes(key.kind)) return;
-    const snapshot = await this.snapshotOf(key.kind, key.namespace, key.name);
-    if (snapshot === undefined) {
+    const built = await this.snapshotOf(key.kind, key.namespace, key.name);
+    if (built === undefined) {
+      this.recordStatuses(queueKey, key, undefined);
       this.deps.log.debug({ cluster: this.name, source: queueKey }, 'remote: nothing to do');
       return;
     }
+    const { snapshot, refused } = built;
     const result = plan(snapshot);
     const cluster = this.name;
     this.deps.log.debug(
@@ -367,7 +491,8 @@ export class RemoteCluster {
       { writer: this.writer, limiter: this.limiter, metrics, stores: this.mirrors },
       result.ops,
     );
-    this.report(snapshot, result, failures);
+    this.report(snapshot, result, failures, refused);
+    this.recordStatuses(queueKey, key, { ...built, result, failures });
     if (failures.length > 0) {
       throw new AggregateError(
         failures.map((failure) => failure.error),
@@ -376,8 +501,72 @@ export class RemoteCluster {
     }
   }
 
+  /**
+   * Whether a rule served here selects the decision's namespace: the operator's exclusions and
+   * opt-outs are decided before selection, and are news only where a rule wanted a mirror.
+   */
+  private selectedHere(snapshot: Snapshot, decision: Decision): boolean {
+    if (!BEFORE_SELECTION.has(decision.code)) return true;
+    const namespace = this.namespaces.get(decision.namespace);
+    return (
+      namespace !== undefined &&
+      (snapshot.source?.spec.push ?? []).some((rule) => evaluateFilter(rule.targets, namespace).match)
+    );
+  }
+
+  /**
+   * status.clusters: this cluster's outcome for each ClusterMirror and Mirror of the source that
+   * selects it (forgotten for those that no longer do, or when the source is gone). A change asks
+   * the local pipeline to write the status; an unchanged outcome asks nothing.
+   */
+  private recordStatuses(
+    queueKey: string,
+    key: ObjectKey,
+    done:
+      | {
+          readonly snapshot: Snapshot;
+          readonly refused: RemoteRules['refused'];
+          readonly result: Plan;
+          readonly failures: readonly WriteFailure[];
+        }
+      | undefined,
+  ): void {
+    const book = this.deps.clusterStatuses;
+    if (book === undefined) return;
+    let changed = false;
+    for (const entry of this.deps.resources?.forSource(key.kind, key.namespace, key.name) ?? []) {
+      if (done?.snapshot.source === undefined || !this.resourceNames(entry)) {
+        changed = book.delete(entry.key, this.name) || changed;
+        continue;
+      }
+      const refusal = done.refused.find(
+        (refused) => refused.rule.origin !== undefined && formatOrigin(refused.rule.origin) === entry.key,
+      );
+      const status =
+        refusal === undefined
+          ? remoteClusterStatus(this.name, entry, done.snapshot, done.result, done.failures)
+          : {
+              name: this.name,
+              accepted: false,
+              selected: 0,
+              inSync: 0,
+              pending: 0,
+              failed: 0,
+              problemCount: 0,
+              message: refusal.why,
+            };
+      changed = book.set(entry.key, status) || changed;
+    }
+    if (changed) this.deps.onStatusChanged?.(queueKey);
+  }
+
   /** Events on the source that name this cluster; logs of the writes. */
-  private report(snapshot: Snapshot, result: Plan, failures: readonly WriteFailure[]): void {
+  private report(
+    snapshot: Snapshot,
+    result: Plan,
+    failures: readonly WriteFailure[],
+    refused: RemoteRules['refused'],
+  ): void {
     const { source, key } = snapshot;
     const cluster = this.name;
     const written = result.ops.length - failures.length;
@@ -393,6 +582,15 @@ export class RemoteCluster {
       );
     if (source === undefined) return;
     const subject = { kind: key.kind, namespace: key.namespace, name: key.name, uid: source.meta.uid };
+    for (const { rule, why } of refused) {
+      this.deps.events.emit(subject, {
+        type: 'Warning',
+        reason: 'RemoteClusterConsentMissing',
+        action: 'Mirror',
+        note: `${rule.origin === undefined ? 'The nsync.dev/push-to-clusters annotations' : formatOrigin(rule.origin)} select this cluster, but ${why}; nothing is written there.`,
+      });
+    }
+    const skipped: Decision[] = [];
     for (const decision of result.decisions) {
       if (decision.mode !== 'push') continue;
       if (decision.code === 'conflict-unowned' || decision.code === 'conflict-other-source') {
@@ -402,27 +600,38 @@ export class RemoteCluster {
           action: 'Mirror',
           note: `Cluster ${cluster}: ${decision.namespace}/${decision.name} already holds an object nsync does not own there; left untouched.`,
         });
-      } else if (
-        decision.code !== 'in-sync' &&
-        decision.code !== 'create' &&
-        decision.code !== 'update' &&
-        decision.code !== 'delete-orphan' &&
-        decision.code !== 'not-selected'
-      ) {
-        this.deps.events.emit(subject, {
-          type: 'Warning',
-          reason: 'RemoteMirrorSkipped',
-          action: 'Mirror',
-          note: `Cluster ${cluster}: ${decision.message}`,
-        });
+      } else if (!QUIET_CODES.has(decision.code) && this.selectedHere(snapshot, decision)) {
+        skipped.push(decision);
       }
     }
-    if (snapshot.namespaces.length === 0 && syncContextsOf(source.meta.annotations).includes(cluster)) {
+    // One Event per reason: a rule over every namespace of a cluster must not say it per namespace.
+    for (const [, found] of Map.groupBy(skipped, (decision) => decision.code)) {
+      const [first] = found;
+      if (first === undefined) continue;
+      const where = found
+        .slice(0, 10)
+        .map((decision) => `${decision.namespace}/${decision.name}`)
+        .join(', ');
+      this.deps.events.emit(subject, {
+        type: 'Warning',
+        reason: 'RemoteMirrorSkipped',
+        action: 'Mirror',
+        note:
+          found.length === 1
+            ? `Cluster ${cluster}: ${first.message}`
+            : `Cluster ${cluster}: ${String(found.length)} targets skipped (${first.code}): ${where}${found.length > 10 ? ', …' : ''}. ${first.message}`,
+      });
+    }
+    const kubedTarget = this.access.namespace ?? key.namespace;
+    if (
+      this.namespaces.get(kubedTarget) === undefined &&
+      syncContextsOf(source.meta.annotations).includes(cluster)
+    ) {
       this.deps.events.emit(subject, {
         type: 'Warning',
         reason: 'RemoteNamespaceMissing',
         action: 'Mirror',
-        note: `Cluster ${cluster}: namespace ${this.access.namespace ?? key.namespace} does not exist there; nsync never creates it, and copies once it does.`,
+        note: `Cluster ${cluster}: namespace ${kubedTarget} does not exist there; nsync never creates it, and copies once it does.`,
       });
     }
     for (const failure of failures) {

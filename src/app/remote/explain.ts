@@ -171,10 +171,15 @@ export class RemoteExplainer {
     source: ObjectKey,
   ): Promise<ClusterOutcome> {
     try {
-      const snapshot = await cluster.snapshotOf(source.kind, source.namespace, source.name);
-      return snapshot === undefined
-        ? { status: 'planned', plan: undefined, namespaces: 0 }
-        : { status: 'planned', plan: plan(snapshot), namespaces: snapshot.namespaces.length };
+      const found = await cluster.snapshotOf(source.kind, source.namespace, source.name);
+      if (found === undefined) return { status: 'planned', plan: undefined, namespaces: 0 };
+      const { snapshot, refused } = found;
+      return {
+        status: 'planned',
+        plan: plan(snapshot),
+        namespaces: snapshot.namespaces.length,
+        refused: refused.map((entry) => entry.why),
+      };
     } catch (error) {
       return failedOutcome(access.transport.server, error);
     }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { onlyConsent, onlyPush, reachedAmong } from '../../testing/spec.ts';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { selectsCluster } from '../clusters.ts';
 import { evaluateFilter } from '../filter.ts';
 import { native } from '../markers.ts';
 import type { NamespaceInfo, SourceSpec } from '../model.ts';
@@ -345,5 +346,45 @@ void describe('properties', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+void describe('native push to clusters', () => {
+  const HOME = { name: 'home', labels: {} };
+  const PROD = { name: 'prod-eu', labels: { env: 'prod' } };
+
+  void test('push-to-clusters with push-to: the namespace targets stay, the clusters are added', () => {
+    const rule = onlyPush(source({ [native.pushTo]: 'team-*', [native.pushToClusters]: 'prod-*' }));
+    assert.deepEqual(reached(rule.targets), ['team-a', 'team-b', 'team-legacy']);
+    assert.ok(rule.clusters !== undefined);
+    assert.equal(selectsCluster(rule.clusters, PROD).match, true);
+    assert.equal(selectsCluster(rule.clusters, HOME).match, false);
+  });
+
+  void test('clusters without namespace targets: the source namespace in each cluster (as kubed)', () => {
+    const rule = onlyPush(source({ [native.pushToClustersSelector]: 'env=prod' }));
+    assert.deepEqual(
+      reachedAmong([...NAMESPACES, { name: 'platform', labels: {}, terminating: false }])(rule.targets),
+      ['platform'],
+    );
+    assert.ok(rule.clusters !== undefined);
+    assert.equal(selectsCluster(rule.clusters, PROD).match, true);
+  });
+
+  void test('no cluster annotation: no selection (this cluster only)', () => {
+    assert.equal(onlyPush(source({ [native.pushTo]: 'prod' })).clusters, undefined);
+  });
+
+  void test('a bad cluster glob or selector drops the push rule with a problem, never widens it', () => {
+    for (const annotations of [
+      { [native.pushTo]: 'prod', [native.pushToClusters]: 'prod-*, !' },
+      { [native.pushTo]: 'prod', [native.pushToClustersSelector]: 'env in (prod' },
+      { [native.pushToClusters]: '“prod”' },
+    ]) {
+      const spec = source(annotations);
+      assert.deepEqual(spec.push, []);
+      assert.equal(spec.problems.length, 1, JSON.stringify(spec.problems));
+      assert.match(spec.problems[0]?.annotation ?? '', /push-to-clusters/);
+    }
   });
 });

@@ -17,7 +17,8 @@ import type {
   SourceSpec,
 } from '../model.ts';
 import { dataKeyProblem, kindNameProblem } from '../names.ts';
-import { compileNamespaceGlobList, parsePatternList } from '../patterns.ts';
+import { parseClusterAnnotations } from '../clusters.ts';
+import { compileGlob, compileNamespaceGlobList, parsePatternList } from '../patterns.ts';
 import { fail, ok, quote, type Result } from '../result.ts';
 import { parseSelector } from '../selectors.ts';
 import {
@@ -150,9 +151,30 @@ function readTargetName(context: SourceContext, problems: Problems): string {
   return name;
 }
 
+/**
+ * The push's namespace targets. Naming clusters without naming namespaces means the source's own
+ * namespace in each selected cluster, as kubed's `sync-contexts` does (docs/adr/0022).
+ */
+function readPushTargets(
+  context: SourceContext,
+  clustersRequested: boolean,
+  problems: Problems,
+): { readonly requested: boolean; readonly filter: NamespaceFilter | undefined } {
+  const targets = readNamespaceFilter(context.annotations, native.pushTo, native.pushToSelector, problems);
+  if (targets.requested || !clustersRequested) return targets;
+  const own = compileGlob(context.namespace);
+  return { requested: true, filter: own.ok ? { op: 'names', patterns: [own.value] } : { op: 'none' } };
+}
+
 function parsePush(context: SourceContext): { rule: PushRule | undefined; problems: RuleProblem[] } {
   const problems = new Problems();
-  const targets = readNamespaceFilter(context.annotations, native.pushTo, native.pushToSelector, problems);
+  const clusters = parseClusterAnnotations(
+    readAnnotation(context.annotations, native.pushToClusters),
+    readAnnotation(context.annotations, native.pushToClustersSelector),
+  );
+  problems.list.push(...clusters.problems);
+  const clustersRequested = clusters.clusters !== undefined || clusters.problems.length > 0;
+  const targets = readPushTargets(context, clustersRequested, problems);
   // target-name, keys and copy-* alone ask for nothing; they are not problems either, because a
   // RuleProblem means "a rule was dropped" and the planner may act on that.
   if (!targets.requested) return { rule: undefined, problems: [] };
@@ -170,6 +192,7 @@ function parsePush(context: SourceContext): { rule: PushRule | undefined; proble
       targets: targets.filter,
       targetName,
       copy: { labels, annotations, ownerReferences: false, keys },
+      ...(clusters.clusters === undefined ? {} : { clusters: clusters.clusters }),
     },
     problems: [],
   };
