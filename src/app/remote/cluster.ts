@@ -10,8 +10,8 @@ import type { Transport } from '../../kube/transport.ts';
 import { Writer } from '../../kube/writer.ts';
 import type { Decision, Guardrails, ObjectMeta, Plan, Snapshot, SourceState } from '../../plan/model.ts';
 import { plan } from '../../plan/plan.ts';
-import { clusterAnnotationsOf, remotePushRules, selectsCluster } from '../../rules/clusters.ts';
 import { evaluateFilter } from '../../rules/filter.ts';
+import { clusterAnnotationsOf, remotePushRules, selectsCluster } from '../../rules/clusters.ts';
 import { syncContextsOf } from '../../rules/dialects/kubed.ts';
 import { kubed, mirrorClaim } from '../../rules/markers.ts';
 import {
@@ -419,10 +419,18 @@ export class RemoteCluster {
       }
     }
     const confined = this.access.namespace;
-    const namespaces =
+    const reachable =
       confined === undefined
         ? this.namespaces.values()
         : [this.namespaces.get(confined)].filter((entry) => entry !== undefined);
+    // Only the namespaces a rule selects or a mirror of this source sits in: the others have
+    // nothing to say (a kubed rule names one namespace, and a fleet cluster may have thousands),
+    // and "no namespace" then truly means the wanted one does not exist there.
+    const rules = source?.spec.push ?? [];
+    const holding = new Set(mirrors.map((mirror) => mirror.namespace));
+    const namespaces = reachable.filter(
+      (ns) => holding.has(ns.name) || rules.some((rule) => evaluateFilter(rule.targets, ns).match),
+    );
     const seen = new Map<string, ObjectMeta | undefined>();
     const snapshot: Snapshot = {
       key: { kind, namespace, name },
