@@ -875,7 +875,9 @@ void describe('plan properties', () => {
           }
         }
       }),
-      RUNS,
+      // A colliding key is rare in these worlds (about 1 run in 200): at 400 runs one suite in
+      // eight had none and failed the check below, so this property gets enough runs to meet it.
+      { numRuns: 2000 },
     );
     assert.ok(kept > 0, 'some runs had a colliding key to keep');
   });
