@@ -66,6 +66,19 @@ export function remoteRows(result: RemoteDownResult, load: string): Row[] {
       },
     );
   }
+  rows.push({
+    scenario: 'S6',
+    measure: 'nsync CPU per timed fan-out, create / update (median): none; up; down; blackhole',
+    value: (['none', 'up', 'down', 'blackhole'] as const)
+      .map(
+        (setup) =>
+          `${fixed(setups[setup].cpuSeconds.create, 2)} / ${fixed(setups[setup].cpuSeconds.update, 2)} s`,
+      )
+      .join('; '),
+    goal: '',
+    met: undefined,
+    load: '',
+  });
   const sane = result.runs.every((run) => {
     if (run.setup === 'none') return run.remote === undefined;
     if (run.remote === undefined) return false;

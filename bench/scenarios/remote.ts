@@ -91,6 +91,11 @@ export interface SetupSummary {
   readonly createMs: number;
   readonly updateMs: number;
   readonly readyMs: number;
+  /**
+   * nsync's CPU seconds (from /proc) over the timed create and update, medians: what the local
+   * work cost the process, much less moved by the machine's load than the wall-clock times.
+   */
+  readonly cpuSeconds: { readonly create: number; readonly update: number };
   /** Pooled over the rounds. */
   readonly latency: Latencies;
   /** Every phase done, every mirror's data correct, every update landed and consistent. */
@@ -504,6 +509,10 @@ function summarizeSetup(runs: readonly RemoteSetupRun[]): SetupSummary {
     createMs: round(median(runs.map((run) => run.fanout.create.ms)), 1),
     updateMs: round(median(runs.map((run) => run.fanout.update.ms)), 1),
     readyMs: round(median(runs.map((run) => run.readyMs)), 1),
+    cpuSeconds: {
+      create: round(median(runs.map((run) => run.fanout.create.cpu.nsync)), 3),
+      update: round(median(runs.map((run) => run.fanout.update.cpu.nsync)), 3),
+    },
     latency: latencies(
       samples,
       runs.reduce((total, run) => total + run.latency.failed, 0),
