@@ -58,6 +58,16 @@ export function remoteRows(result: RemoteDownResult, load: string): Row[] {
       },
       {
         scenario: 'S6',
+        measure: `${LABELS[setup]} / ${LABELS.none}: fan-out's further updates, N=${String(result.namespaces)}, p50 / p95 (${String(mine.fanoutUpdates.count)}×)`,
+        value: `${fixed(mine.fanoutUpdates.p50)} / ${fixed(mine.fanoutUpdates.p95)} vs ${fixed(base.fanoutUpdates.p50)} / ${fixed(base.fanoutUpdates.p95)} ms = ${r.fanoutUpdatesP50.toFixed(2)} / ${r.fanoutUpdatesP95.toFixed(2)}`,
+        goal: judged ? `≈ 1 (≤ ${String(REMOTE_GOAL)})` : '',
+        met: judged
+          ? complete && r.fanoutUpdatesP50 <= REMOTE_GOAL && r.fanoutUpdatesP95 <= REMOTE_GOAL
+          : undefined,
+        load: '',
+      },
+      {
+        scenario: 'S6',
         measure: `${LABELS[setup]} / ${LABELS.none}: update → last of ${String(result.latencyNamespaces)} mirrors p50 / p95 (${String(mine.latency.count)}×)`,
         value: `${fixed(mine.latency.p50, 1)} / ${fixed(mine.latency.p95, 1)} vs ${fixed(base.latency.p50, 1)} / ${fixed(base.latency.p95, 1)} ms = ${r.p50.toFixed(2)} / ${r.p95.toFixed(2)}`,
         goal: judged ? `≈ 1 (≤ ${String(REMOTE_GOAL)})` : '',
@@ -148,6 +158,13 @@ export function remotePanels(result: RemoteDownResult): Panel[] {
         {
           label: 'update',
           bars: order.map((setup) => ({ label: LABELS[setup], value: result.setups[setup].updateMs })),
+        },
+        {
+          label: 'further updates p50',
+          bars: order.map((setup) => ({
+            label: LABELS[setup],
+            value: result.setups[setup].fanoutUpdates.p50,
+          })),
         },
       ],
     },

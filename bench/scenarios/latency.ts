@@ -76,7 +76,8 @@ export interface UpdateSeries {
  * `updates` successive data changes of the TLS Secret `name` in SOURCE_NAMESPACE, each timed from
  * the write's acknowledgement to the watch event of the last of `keys` carrying a new content
  * hash; the next is written once the previous one has landed everywhere (S2, and S6's latency).
- * `annotations` are the source's (default: pushed everywhere).
+ * `annotations` are the source's (default: pushed everywhere); `before` runs, untimed, before
+ * each write (S6 waits for nsync to be idle, as S1 does before each phase).
  */
 export async function updateSeries(
   admin: KubeClient,
@@ -85,6 +86,7 @@ export async function updateSeries(
   name: string,
   updates: number,
   annotations?: Readonly<Record<string, string>>,
+  before?: () => Promise<unknown>,
 ): Promise<UpdateSeries> {
   const path = `/api/v1/namespaces/${SOURCE_NAMESPACE}/secrets/${name}`;
   let hash = [...watch.hashes(keys)][0];
@@ -95,6 +97,7 @@ export async function updateSeries(
   let mixed = 0;
   let data: Record<string, string> | undefined;
   for (let i = 0; i < updates; i += 1) {
+    await before?.();
     data = tlsData();
     const previous = hash;
     const waiting = watch.waitAll(

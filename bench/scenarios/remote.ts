@@ -27,7 +27,7 @@ import { load, type Load } from '../lib/machine.ts';
 import { CHECKOUT, NsyncProcess } from '../lib/nsync.ts';
 import { sumOf } from '../lib/prom.ts';
 import { median, round } from '../lib/stats.ts';
-import { MirrorWatch } from '../lib/watch.ts';
+import { MirrorWatch, verifyData } from '../lib/watch.ts';
 import { nsyncFanout, type NsyncFanout } from './fanout.ts';
 import { latencies, updateSeries, type Latencies } from './latency.ts';
 
@@ -67,6 +67,16 @@ export interface RemoteSetupRun {
   /** The untimed warm-up fan-out (cold JIT, new connections), for information. */
   readonly warmup: { readonly createMs: number; readonly updateMs: number };
   readonly fanout: NsyncFanout;
+  /**
+   * Further changes of the fan-out source, each from an idle nsync: acknowledged → last of the N
+   * mirrors, ms; then every mirror's data checked with one LIST.
+   */
+  readonly fanoutUpdates: {
+    readonly samples: readonly number[];
+    readonly failed: number;
+    readonly mixed: number;
+    readonly dataCheck: { readonly checked: number; readonly wrong: number };
+  };
   /** Update → last of the latency source's mirrors, ms. */
   readonly latency: {
     readonly samples: readonly number[];
@@ -96,6 +106,8 @@ export interface SetupSummary {
    * work cost the process, much less moved by the machine's load than the wall-clock times.
    */
   readonly cpuSeconds: { readonly create: number; readonly update: number };
+  /** The fan-out source's further changes, pooled over the rounds. */
+  readonly fanoutUpdates: Latencies;
   /** Pooled over the rounds. */
   readonly latency: Latencies;
   /** Every phase done, every mirror's data correct, every update landed and consistent. */
@@ -111,6 +123,9 @@ export interface RemoteRatio {
   /** Median of the per-round ratios (each round ran both back to back or near). */
   readonly pairedCreate: number;
   readonly pairedUpdate: number;
+  /** p50 and p95 of the fan-out source's further changes. */
+  readonly fanoutUpdatesP50: number;
+  readonly fanoutUpdatesP95: number;
 }
 
 /** S6 results. */
@@ -290,6 +305,19 @@ async function runSetup(bench: Bench, setup: RemoteSetup, r: number): Promise<Re
     await nsync.waitSettled();
     const warm = await nsyncFanout(admin, info, nsync, watch, fanNamespaces, names.warmup, fanAnnotations);
     const fanout = await nsyncFanout(admin, info, nsync, watch, fanNamespaces, names.fanout, fanAnnotations);
+    const fanKeys = fanNamespaces.map((namespace) => `${namespace}/${names.fanout}`);
+    const fanSeries = await updateSeries(
+      admin,
+      watch,
+      fanKeys,
+      names.fanout,
+      context.profile.remote.fanoutUpdates,
+      fanAnnotations,
+      () => nsync.waitSettled({ quietMs: 300 }),
+    );
+    const fanCheck = await verifyData(admin, 'secrets', (_namespace, object) =>
+      object === names.fanout ? fanSeries.data : undefined,
+    );
 
     const latencyKeys = latencyNamespaces.map((namespace) => `${namespace}/${names.latency}`);
     const created = watch.waitAll(latencyKeys, (state) => state?.hash !== undefined, 30_000);
@@ -367,6 +395,12 @@ async function runSetup(bench: Bench, setup: RemoteSetup, r: number): Promise<Re
       readyMs: ms(readyAt - nsync.spawnedAt),
       warmup: { createMs: warm.create.ms, updateMs: warm.update.ms },
       fanout,
+      fanoutUpdates: {
+        samples: fanSeries.last.map((value) => round(value, 1)),
+        failed: fanSeries.failed,
+        mixed: fanSeries.mixed,
+        dataCheck: { checked: fanCheck.checked, wrong: fanCheck.wrong },
+      },
       latency: {
         samples: series.last.map((value) => round(value, 1)),
         failed: series.failed,
@@ -479,6 +513,8 @@ export async function runRemoteDown(context: Context): Promise<RemoteDownResult>
         p95: round(mine.latency.p95 / base.latency.p95, 3),
         pairedCreate: paired((run) => run.fanout.create.ms),
         pairedUpdate: paired((run) => run.fanout.update.ms),
+        fanoutUpdatesP50: round(mine.fanoutUpdates.p50 / base.fanoutUpdates.p50, 3),
+        fanoutUpdatesP95: round(mine.fanoutUpdates.p95 / base.fanoutUpdates.p95, 3),
       };
     };
     return {
@@ -513,6 +549,10 @@ function summarizeSetup(runs: readonly RemoteSetupRun[]): SetupSummary {
       create: round(median(runs.map((run) => run.fanout.create.cpu.nsync)), 3),
       update: round(median(runs.map((run) => run.fanout.update.cpu.nsync)), 3),
     },
+    fanoutUpdates: latencies(
+      runs.flatMap((run) => run.fanoutUpdates.samples),
+      runs.reduce((total, run) => total + run.fanoutUpdates.failed, 0),
+    ),
     latency: latencies(
       samples,
       runs.reduce((total, run) => total + run.latency.failed, 0),
@@ -524,6 +564,9 @@ function summarizeSetup(runs: readonly RemoteSetupRun[]): SetupSummary {
         run.fanout.dataCheck.wrong === 0 &&
         run.fanout.dataCheck.checked === run.fanout.create.mirrors &&
         run.latency.failed === 0 &&
+        run.fanoutUpdates.failed === 0 &&
+        run.fanoutUpdates.mixed === 0 &&
+        (run.fanoutUpdates.samples.length === 0 || run.fanoutUpdates.dataCheck.wrong === 0) &&
         run.latency.mixed === 0,
     ),
   };
