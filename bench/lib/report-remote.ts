@@ -22,6 +22,14 @@ const LABELS: Readonly<Record<RemoteSetup, string>> = {
   blackhole: 'remote blackholed (timeouts)',
 };
 
+/** Shorter, for the chart's legend. */
+const SHORT: Readonly<Record<RemoteSetup, string>> = {
+  none: 'no remote',
+  up: 'remote up',
+  down: 'remote down',
+  blackhole: 'remote blackholed',
+};
+
 const fixed = (value: number, digits = 0): string => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 
 /** What nsync's metrics say of the remote in a set-up, over its rounds: up values, errors, writes. */
@@ -148,16 +156,16 @@ export function remotePanels(result: RemoteDownResult): Panel[] {
   return [
     {
       type: 'bars',
-      title: `S6 local fan-out to ${String(result.namespaces)} namespaces by remote state (median of ${String(result.rounds)})`,
+      title: `S6 local fan-out, N=${String(result.namespaces)} (medians)`,
       unit: 'ms',
       groups: [
         {
           label: 'create',
-          bars: order.map((setup) => ({ label: LABELS[setup], value: result.setups[setup].createMs })),
+          bars: order.map((setup) => ({ label: SHORT[setup], value: result.setups[setup].createMs })),
         },
         {
           label: 'update',
-          bars: order.map((setup) => ({ label: LABELS[setup], value: result.setups[setup].updateMs })),
+          bars: order.map((setup) => ({ label: SHORT[setup], value: result.setups[setup].updateMs })),
         },
         {
           label: 'further updates p50',
@@ -170,16 +178,16 @@ export function remotePanels(result: RemoteDownResult): Panel[] {
     },
     {
       type: 'bars',
-      title: `S6 update → last of ${String(result.latencyNamespaces)} local mirrors by remote state`,
+      title: `S6 update → last of ${String(result.latencyNamespaces)} local mirrors`,
       unit: 'ms',
       groups: [
         {
           label: 'p50',
-          bars: order.map((setup) => ({ label: LABELS[setup], value: result.setups[setup].latency.p50 })),
+          bars: order.map((setup) => ({ label: SHORT[setup], value: result.setups[setup].latency.p50 })),
         },
         {
           label: 'p95',
-          bars: order.map((setup) => ({ label: LABELS[setup], value: result.setups[setup].latency.p95 })),
+          bars: order.map((setup) => ({ label: SHORT[setup], value: result.setups[setup].latency.p95 })),
         },
       ],
     },
