@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --smoke | --quick | --full] [--only=s1,s2,s3] [--nsync-arg=--flag=value …]
+ * `npm run bench [-- --smoke | --quick | --full] [--only=s1,s2,s3,s6] [--nsync-arg=--flag=value …]
  * [--out=dir]`, or `npm run bench -- --scale [--scale-namespaces=N] [--scale-batches=20,20,…]
  * [--scale-idle=S] [--scale-resync=S]`
  * (the scale profile, not in CI): nsync's benchmark on a real
@@ -23,14 +23,23 @@ import { chartScale, summarizeScale } from './lib/report-scale.ts';
 import { runFanout, type FanoutResult } from './scenarios/fanout.ts';
 import { runIdle, type IdleResult } from './scenarios/idle.ts';
 import { runLatency, type LatencyResult } from './scenarios/latency.ts';
+import { runRemoteDown, type RemoteDownResult } from './scenarios/remote.ts';
 import { runScale, SCALE, type ScaleResult } from './scenarios/scale.ts';
+
+/**
+ * The scenarios a run without --only runs. S6 needs a second control plane and a fresh nsync per
+ * set-up and round (about two minutes even at smoke size), so the smoke profile `npm test` runs
+ * leaves it out; `--smoke --only=s6` runs it small.
+ */
+const DEFAULT_ONLY = 's1,s2,s3,s6';
+const SMOKE_DEFAULT_ONLY = 's1,s2,s3';
 
 const { values } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     full: { type: 'boolean', default: false },
-    only: { type: 'string', default: 's1,s2,s3' },
+    only: { type: 'string' },
     out: { type: 'string', default: join(import.meta.dirname, 'results') },
     'nsync-arg': { type: 'string', multiple: true, default: [] },
     scale: { type: 'boolean', default: false },
@@ -70,9 +79,11 @@ if (
   process.exit(2);
 }
 const profileName = values.scale ? 'scale' : profile.name;
+const defaultOnly = profile.name === 'smoke' ? SMOKE_DEFAULT_ONLY : DEFAULT_ONLY;
+const onlyText = values.only ?? defaultOnly;
 const only = values.scale
   ? new Set(['scale'])
-  : new Set(values.only.split(',').map((entry) => entry.trim().toLowerCase()));
+  : new Set(onlyText.split(',').map((entry) => entry.trim().toLowerCase()));
 
 const started = performance.now();
 const startedAt = new Date();
@@ -117,10 +128,11 @@ const startLoad = load();
 const fanout: FanoutResult | Failed | undefined = await attempt('s1', () => runFanout(context));
 const latency: LatencyResult | Failed | undefined = await attempt('s2', () => runLatency(context));
 const idle: IdleResult | Failed | undefined = await attempt('s3', () => runIdle(context));
+const remote: RemoteDownResult | Failed | undefined = await attempt('s6', () => runRemoteDown(context));
 const scale: ScaleResult | Failed | undefined = await attempt('scale', () => runScale(context, scaleProfile));
 const summary =
   scale === undefined
-    ? summarize(fanout, latency, idle)
+    ? summarize(fanout, latency, idle, remote)
     : 'error' in scale
       ? [{ scenario: 'SC', measure: 'failed', value: scale.error, goal: '', met: false, load: '' }]
       : summarizeScale(scale);
@@ -144,6 +156,7 @@ const results: Results = {
   ...(fanout === undefined ? {} : { fanout }),
   ...(latency === undefined ? {} : { latency }),
   ...(idle === undefined ? {} : { idle }),
+  ...(remote === undefined ? {} : { remote }),
   ...(scale === undefined ? {} : { scale }),
   summary,
 };
@@ -152,7 +165,9 @@ mkdirSync(values.out, { recursive: true });
 const scaleTag = values.scale
   ? `-${String(scaleProfile.namespaces * scaleProfile.batches.reduce((a, b) => a + b, 0))}`
   : '';
-const base = join(values.out, `${profileName}${scaleTag}-${date}`);
+// A subset run (--only) is named by its scenarios, so it never overwrites the profile's full results.
+const subsetTag = values.scale || onlyText === defaultOnly ? '' : `-${[...only].sort().join('-')}`;
+const base = join(values.out, `${profileName}${scaleTag}${subsetTag}-${date}`);
 writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(
   `${base}.svg`,
@@ -166,7 +181,7 @@ writeFileSync(
 );
 rmSync(join(workDir, 'build'), { recursive: true, force: true });
 
-const kubernetes = [fanout, latency, idle, scale].find(
+const kubernetes = [fanout, latency, idle, remote, scale].find(
   (r): r is FanoutResult => r !== undefined && 'kubernetes' in r,
 );
 process.stdout.write(

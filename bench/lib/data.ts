@@ -32,17 +32,21 @@ export function smallConfigData(): Record<string, string> {
   return { 'ca.pem': randomBytes(450).toString('hex'), 'settings.json': `{"rev":"${randomUUID()}"}` };
 }
 
-/** A push source (Secret or ConfigMap) in SOURCE_NAMESPACE. */
+/**
+ * A push source (Secret or ConfigMap) in SOURCE_NAMESPACE; `annotations` replace the default
+ * push to every namespace (S6 aims its sources at its own namespaces and names a remote cluster).
+ */
 export function sourceBody(
   kind: 'Secret' | 'ConfigMap',
   name: string,
   data: Readonly<Record<string, string>>,
   type?: string,
+  annotations: Readonly<Record<string, string>> = { 'nsync.dev/push-to': PUSH_EVERYWHERE },
 ): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind,
-    metadata: { name, namespace: SOURCE_NAMESPACE, annotations: { 'nsync.dev/push-to': PUSH_EVERYWHERE } },
+    metadata: { name, namespace: SOURCE_NAMESPACE, annotations },
     ...(type === undefined ? {} : { type }),
     data,
   };

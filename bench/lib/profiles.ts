@@ -16,6 +16,23 @@ export interface Profile {
     readonly updates: number;
     readonly newNamespaces: number;
   };
+  /**
+   * S6: local fan-out and update latency with no remote cluster, one up, one down and one
+   * blackholed; rounds interleave the four set-ups (an even count keeps the ABBA order balanced).
+   */
+  readonly remote: {
+    readonly namespaces: number;
+    readonly rounds: number;
+    /**
+     * Further changes of the fan-out source per set-up and round, each timed like S1's update
+     * (pooled over the rounds: one fan-out per round is too few samples on a loaded machine).
+     */
+    readonly fanoutUpdates: number;
+    /** Successive source updates per set-up and round (pooled for p50/p95). */
+    readonly updates: number;
+    /** Mirrors of the latency source. */
+    readonly latencyNamespaces: number;
+  };
   /** S3 idle and restart, S4 memory. */
   readonly idle: {
     readonly namespaces: number;
@@ -45,6 +62,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     name: 'smoke',
     fanout: { namespaces: 20, rounds: 1, concurrencies: CONCURRENCIES },
     latency: { namespaces: 20, updates: 20, newNamespaces: 5 },
+    remote: { namespaces: 10, rounds: 2, fanoutUpdates: 2, updates: 5, latencyNamespaces: 5 },
     idle: {
       namespaces: 10,
       secretSources: 10,
@@ -62,6 +80,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     name: 'quick',
     fanout: { namespaces: 200, rounds: 5, concurrencies: CONCURRENCIES },
     latency: { namespaces: 20, updates: 50, newNamespaces: 20 },
+    remote: { namespaces: 200, rounds: 6, fanoutUpdates: 5, updates: 20, latencyNamespaces: 20 },
     idle: {
       namespaces: 100,
       secretSources: 10,
@@ -79,6 +98,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     name: 'full',
     fanout: { namespaces: 1000, rounds: 9, concurrencies: CONCURRENCIES },
     latency: { namespaces: 20, updates: 200, newNamespaces: 20 },
+    remote: { namespaces: 1000, rounds: 10, fanoutUpdates: 5, updates: 30, latencyNamespaces: 20 },
     idle: {
       namespaces: 1000,
       secretSources: 10,

@@ -4,9 +4,11 @@
 import type { FanoutResult } from '../scenarios/fanout.ts';
 import type { IdleResult } from '../scenarios/idle.ts';
 import type { LatencyResult } from '../scenarios/latency.ts';
+import type { RemoteDownResult } from '../scenarios/remote.ts';
 import type { ScaleResult } from '../scenarios/scale.ts';
 import { renderChart, type Panel } from './chart.ts';
 import type { Load } from './machine.ts';
+import { remotePanels, remoteRows } from './report-remote.ts';
 
 /** A scenario that crashed instead of producing numbers. */
 export interface Failed {
@@ -27,6 +29,7 @@ export interface Results {
   readonly latency?: LatencyResult | Failed;
   readonly idle?: IdleResult | Failed;
   readonly scale?: ScaleResult | Failed;
+  readonly remote?: RemoteDownResult | Failed;
   readonly summary: readonly Row[];
 }
 
@@ -55,6 +58,7 @@ export function summarize(
   fanout: FanoutResult | Failed | undefined,
   latency: LatencyResult | Failed | undefined,
   idle: IdleResult | Failed | undefined,
+  remote?: RemoteDownResult | Failed,
 ): Row[] {
   const rows: Row[] = [];
   if (failed(fanout))
@@ -268,6 +272,9 @@ export function summarize(
       load: '',
     });
   }
+  if (failed(remote))
+    rows.push({ scenario: 'S6', measure: 'failed', value: remote.error, goal: '', met: false, load: '' });
+  else if (remote !== undefined) rows.push(...remoteRows(remote, loadOf(remote.load.start, remote.load.end)));
   return rows;
 }
 
@@ -421,6 +428,7 @@ export function chart(results: Results): string {
       ],
     });
   }
+  if (results.remote !== undefined && !failed(results.remote)) panels.push(...remotePanels(results.remote));
   return renderChart(
     `nsync benchmark — ${results.profile} profile, ${results.date}`,
     `${String(results.machine['cpus'])} × ${String(results.machine['cpuModel'])}, ${String(results.machine['node'])}; load ${results.load.start.loadavg[0].toFixed(2)} → ${results.load.end.loadavg[0].toFixed(2)}; commit ${results.git.commit}`,

@@ -258,14 +258,18 @@ function perMirror(phases: readonly NsyncPhase[], mirrors: number): Record<strin
   return out;
 }
 
-/** One nsync fan-out of a new source: create, then one data change; mirrors' data checked after. */
-async function nsyncFanout(
+/**
+ * One nsync fan-out of a new source: create, then one data change; mirrors' data checked after.
+ * `annotations` replace the source's default push to every namespace (S6 shares this with S1).
+ */
+export async function nsyncFanout(
   admin: KubeClient,
   info: ClusterInfo,
   nsync: NsyncProcess,
   watch: MirrorWatch,
   namespaces: readonly string[],
   name: string,
+  annotations?: Readonly<Record<string, string>>,
 ): Promise<NsyncFanout> {
   const keys = namespaces.map((namespace) => `${namespace}/${name}`);
   const first = tlsData();
@@ -280,7 +284,7 @@ async function nsyncFanout(
       await admin.ok(
         'POST',
         `/api/v1/namespaces/${SOURCE_NAMESPACE}/secrets`,
-        sourceBody('Secret', name, first, 'kubernetes.io/tls'),
+        sourceBody('Secret', name, first, 'kubernetes.io/tls', annotations),
       );
     },
     'POST',
@@ -299,7 +303,7 @@ async function nsyncFanout(
       await admin.ok(
         'PUT',
         `/api/v1/namespaces/${SOURCE_NAMESPACE}/secrets/${name}`,
-        sourceBody('Secret', name, next, 'kubernetes.io/tls'),
+        sourceBody('Secret', name, next, 'kubernetes.io/tls', annotations),
       );
     },
     'PUT',

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { freshCluster, type Context } from '../lib/context.ts';
 import { SOURCE_NAMESPACE, sourceBody, tlsData } from '../lib/data.ts';
-import { createNamespaces } from '../lib/kube.ts';
+import { createNamespaces, type KubeClient } from '../lib/kube.ts';
 import { load, type Load } from '../lib/machine.ts';
 import { CHECKOUT, NsyncProcess } from '../lib/nsync.ts';
 import { apiserverRequests, byVerb, requestDelta } from '../lib/prom.ts';
@@ -44,7 +44,8 @@ export interface LatencyResult {
   readonly dataCheck: { readonly checked: number; readonly wrong: number };
 }
 
-function summarize(samples: readonly number[], failed: number): Latencies {
+/** Percentiles and samples of a latency series (ms), with how many timed out. */
+export function latencies(samples: readonly number[], failed: number): Latencies {
   return {
     count: samples.length,
     failed,
@@ -56,6 +57,72 @@ function summarize(samples: readonly number[], failed: number): Latencies {
   };
 }
 
+/** What a series of successive source updates measured. */
+export interface UpdateSeries {
+  /** Write acknowledged → last mirror's watch event, ms, per update that landed everywhere. */
+  readonly last: number[];
+  /** Write acknowledged → first mirror's watch event, ms. */
+  readonly first: number[];
+  /** Updates that did not land on every mirror within 10 s. */
+  readonly failed: number;
+  /** Updates after which the mirrors did not all carry one new content hash. */
+  readonly mixed: number;
+  /** The source's data after the last update (undefined: no update), and the mirrors' content hash then. */
+  readonly data: Record<string, string> | undefined;
+  readonly hash: string | undefined;
+}
+
+/**
+ * `updates` successive data changes of the TLS Secret `name` in SOURCE_NAMESPACE, each timed from
+ * the write's acknowledgement to the watch event of the last of `keys` carrying a new content
+ * hash; the next is written once the previous one has landed everywhere (S2, and S6's latency).
+ * `annotations` are the source's (default: pushed everywhere); `before` runs, untimed, before
+ * each write (S6 waits for nsync to be idle, as S1 does before each phase).
+ */
+export async function updateSeries(
+  admin: KubeClient,
+  watch: MirrorWatch,
+  keys: readonly string[],
+  name: string,
+  updates: number,
+  annotations?: Readonly<Record<string, string>>,
+  before?: () => Promise<unknown>,
+): Promise<UpdateSeries> {
+  const path = `/api/v1/namespaces/${SOURCE_NAMESPACE}/secrets/${name}`;
+  let hash = [...watch.hashes(keys)][0];
+  const seen = new Set<string | undefined>([hash]);
+  const last: number[] = [];
+  const first: number[] = [];
+  let failed = 0;
+  let mixed = 0;
+  let data: Record<string, string> | undefined;
+  for (let i = 0; i < updates; i += 1) {
+    await before?.();
+    data = tlsData();
+    const previous = hash;
+    const waiting = watch.waitAll(
+      keys,
+      (state) => state?.hash !== undefined && state.hash !== previous,
+      10_000,
+    );
+    await admin.ok('PUT', path, sourceBody('Secret', name, data, 'kubernetes.io/tls', annotations));
+    const acked = performance.now();
+    const result = await waiting;
+    if (!result.done) {
+      failed += 1;
+      continue;
+    }
+    last.push(result.at - acked);
+    if (result.first !== undefined) first.push(result.first - acked);
+    const hashes = watch.hashes(keys);
+    if (hashes.size !== 1) mixed += 1;
+    hash = [...hashes][0];
+    if (seen.has(hash)) mixed += 1;
+    seen.add(hash);
+  }
+  return { last, first, failed, mixed, data, hash };
+}
+
 /** Runs S2. */
 export async function runLatency(context: Context): Promise<LatencyResult> {
   const { namespaces: n, updates, newNamespaces } = context.profile.latency;
@@ -64,7 +131,6 @@ export async function runLatency(context: Context): Promise<LatencyResult> {
   const info = cp.info();
   const watch = new MirrorWatch(admin, 'secrets');
   const name = 'latency';
-  const path = `/api/v1/namespaces/${SOURCE_NAMESPACE}/secrets/${name}`;
   let nsync: NsyncProcess | undefined;
   try {
     const namespaces = Array.from({ length: n }, (_, i) => `lat-${String(i).padStart(2, '0')}`);
@@ -85,36 +151,11 @@ export async function runLatency(context: Context): Promise<LatencyResult> {
     await nsync.waitSettled();
 
     context.say(`S2: ${String(updates)} successive updates of a source pushed to ${String(n)} namespaces`);
-    let hash = [...watch.hashes(keys)][0];
-    const seen = new Set<string | undefined>([hash]);
-    const last: number[] = [];
-    const first: number[] = [];
-    let failed = 0;
-    let mixed = 0;
     const requestsBefore = await apiserverRequests(admin);
-    for (let i = 0; i < updates; i += 1) {
-      data = tlsData();
-      const previous = hash;
-      const waiting = watch.waitAll(
-        keys,
-        (state) => state?.hash !== undefined && state.hash !== previous,
-        10_000,
-      );
-      await admin.ok('PUT', path, sourceBody('Secret', name, data, 'kubernetes.io/tls'));
-      const acked = performance.now();
-      const result = await waiting;
-      if (!result.done) {
-        failed += 1;
-        continue;
-      }
-      last.push(result.at - acked);
-      if (result.first !== undefined) first.push(result.first - acked);
-      const hashes = watch.hashes(keys);
-      if (hashes.size !== 1) mixed += 1;
-      hash = [...hashes][0];
-      if (seen.has(hash)) mixed += 1;
-      seen.add(hash);
-    }
+    const series = await updateSeries(admin, watch, keys, name, updates);
+    data = series.data ?? data;
+    const hash = series.hash;
+    const { last, first, failed, mixed } = series;
     await nsync.waitSettled();
     const requestsAfter = await apiserverRequests(admin);
     const perVerb = byVerb(requestDelta(requestsBefore, requestsAfter));
@@ -145,9 +186,9 @@ export async function runLatency(context: Context): Promise<LatencyResult> {
       kubernetes,
       namespaces: n,
       load: { start: startLoad, end: load() },
-      update: summarize(last, failed),
-      updateFirst: summarize(first, 0),
-      newNamespace: summarize(fresh, freshFailed),
+      update: latencies(last, failed),
+      updateFirst: latencies(first, 0),
+      newNamespace: latencies(fresh, freshFailed),
       requestsPerUpdatePerMirror,
       inconsistentUpdates: mixed,
       dataCheck: { checked: dataCheck.checked, wrong: dataCheck.wrong },
