@@ -12,7 +12,8 @@ export interface Outgoing {
   readonly path: string;
   /** Header names in lower case (HTTP/2 requires it; HTTP/1.1 does not care). */
   readonly headers: Readonly<Record<string, string>>;
-  readonly payload: string | undefined;
+  /** The body as UTF-8 chunks (json-payload.ts), sent in order. */
+  readonly payload: readonly Buffer[] | undefined;
   /** 0: no timeout (watches). */
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;

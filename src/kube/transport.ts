@@ -9,6 +9,7 @@
  */
 import type { Agent as HttpAgent } from 'node:http';
 import { apiErrorFrom } from './errors.ts';
+import { jsonPayload } from './json-payload.ts';
 import type { CredentialSource, ResolvedKubeconfig, TlsMaterial } from './kubeconfig.ts';
 import { readText, type Channel, type Exchange } from './transport-exchange.ts';
 import { Http1Channel } from './transport-h1.ts';
@@ -135,7 +136,7 @@ export class Transport {
   }
 
   private async open(spec: RequestSpec): Promise<Exchange> {
-    const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const payload = spec.body === undefined ? undefined : jsonPayload(spec.body);
     const credential = await this.credentials.current();
     const headers: Record<string, string> = {
       accept: spec.accept ?? 'application/json',

@@ -1,0 +1,59 @@
+/**
+ * Request bodies as UTF-8 chunks. A fan-out writes one source's content into every mirror: the
+ * planner hands each write the same (frozen) `data` and `binaryData` maps, so their JSON is encoded
+ * once and the same bytes are sent with every write, instead of a new ~5 KiB string per mirror for
+ * the garbage collector (docs/adr/0026). Everything else of a body is encoded per request.
+ */
+
+/** Encoded content maps, by the map itself: a frozen map never changes, so neither does its JSON. */
+const encoded = new WeakMap<object, Buffer>();
+
+/** The fields whose frozen values are shared between the writes of a fan-out. */
+const SHARED_FIELDS = ['data', 'binaryData'] as const;
+
+function isSharable(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.isFrozen(value);
+}
+
+function encodedOnce(value: object): Buffer {
+  let bytes = encoded.get(value);
+  if (bytes === undefined) {
+    bytes = Buffer.from(JSON.stringify(value), 'utf8');
+    encoded.set(value, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * `JSON.stringify(body)` as chunks of UTF-8, equal as JSON (the shared fields come last). A body
+ * without a frozen `data` or `binaryData` object is one chunk.
+ */
+export function jsonPayload(body: unknown): Buffer[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return [Buffer.from(JSON.stringify(body), 'utf8')];
+  }
+  const record = body as Record<string, unknown>;
+  const shared = SHARED_FIELDS.filter((field) => isSharable(record[field]));
+  if (shared.length === 0) return [Buffer.from(JSON.stringify(body), 'utf8')];
+  // fromEntries, so that a `__proto__` key stays an ordinary key.
+  const rest = Object.fromEntries(
+    Object.entries(record).filter(([key]) => !(shared as readonly string[]).includes(key)),
+  );
+  const head = JSON.stringify(rest);
+  const chunks: Buffer[] = [];
+  // `head` is "{…}": open it, add each shared field, close it.
+  let prefix = head.length > 2 ? `${head.slice(0, -1)},` : '{';
+  for (const field of shared) {
+    chunks.push(Buffer.from(`${prefix}"${field}":`, 'utf8'), encodedOnce(record[field] as object));
+    prefix = ',';
+  }
+  chunks.push(Buffer.from('}', 'utf8'));
+  return chunks;
+}
+
+/** The payload's length in bytes (Content-Length over HTTP/1.1). */
+export function payloadLength(chunks: readonly Buffer[]): number {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  return length;
+}
