@@ -5,7 +5,8 @@
  * sized by --write-concurrency plus the watches (src/cli/run.ts).
  */
 import { Agent, request as httpsRequest } from 'node:https';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
+import { http } from '../runtime/http-module.ts';
 import { payloadLength } from './json-payload.ts';
 import type { TlsMaterial } from './kubeconfig.ts';
 import type { Channel, Exchange, Outgoing } from './transport-exchange.ts';
@@ -40,13 +41,13 @@ export class Http1Channel implements Channel {
     this.agent =
       agent ??
       (server.protocol === 'http:'
-        ? new HttpAgent({ keepAlive: true, maxSockets })
+        ? new http.Agent({ keepAlive: true, maxSockets })
         : new Agent({ keepAlive: true, maxSockets, ...tlsOptions(tls) }));
   }
 
   send(outgoing: Outgoing): Promise<Exchange> {
     const url = this.server;
-    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    const send = url.protocol === 'http:' ? http.request : httpsRequest;
     const headers: Record<string, string> = { ...outgoing.headers };
     if (outgoing.payload !== undefined) headers['content-length'] = String(payloadLength(outgoing.payload));
     return new Promise((resolve, reject) => {
