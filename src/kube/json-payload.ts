@@ -11,6 +11,12 @@ const encoded = new WeakMap<object, Buffer>();
 /** The fields whose frozen values are shared between the writes of a fan-out. */
 const SHARED_FIELDS = ['data', 'binaryData'] as const;
 
+/** Constant pieces, shared by every payload (never written to). */
+const LATER_KEY = Object.fromEntries(
+  SHARED_FIELDS.map((field) => [field, Buffer.from(`,"${field}":`, 'utf8')]),
+) as Record<(typeof SHARED_FIELDS)[number], Buffer>;
+const CLOSE = Buffer.from('}', 'utf8');
+
 function isSharable(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.isFrozen(value);
 }
@@ -35,19 +41,17 @@ export function jsonPayload(body: unknown): Buffer[] {
   const record = body as Record<string, unknown>;
   const shared = SHARED_FIELDS.filter((field) => isSharable(record[field]));
   if (shared.length === 0) return [Buffer.from(JSON.stringify(body), 'utf8')];
-  // fromEntries, so that a `__proto__` key stays an ordinary key.
-  const rest = Object.fromEntries(
-    Object.entries(record).filter(([key]) => !(shared as readonly string[]).includes(key)),
-  );
+  // A spread copy defines a `__proto__` key as an ordinary key; undefined fields are left out.
+  const rest: Record<string, unknown> = { ...record };
+  for (const field of shared) rest[field] = undefined;
   const head = JSON.stringify(rest);
-  const chunks: Buffer[] = [];
   // `head` is "{…}": open it, add each shared field, close it.
-  let prefix = head.length > 2 ? `${head.slice(0, -1)},` : '{';
-  for (const field of shared) {
-    chunks.push(Buffer.from(`${prefix}"${field}":`, 'utf8'), encodedOnce(record[field] as object));
-    prefix = ',';
-  }
-  chunks.push(Buffer.from('}', 'utf8'));
+  const chunks: Buffer[] = [
+    Buffer.from(`${head.length > 2 ? `${head.slice(0, -1)},` : '{'}"${shared[0] as string}":`, 'utf8'),
+    encodedOnce(record[shared[0] as string] as object),
+  ];
+  for (const field of shared.slice(1)) chunks.push(LATER_KEY[field], encodedOnce(record[field] as object));
+  chunks.push(CLOSE);
   return chunks;
 }
 
