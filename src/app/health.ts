@@ -2,7 +2,8 @@
  * The operational HTTP endpoint: /metrics for Prometheus, /healthz (liveness: the work loop and
  * watches progress) and /readyz (caches synced).
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../runtime/http-module.ts';
 import type { Health } from './controller.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -18,7 +19,7 @@ export async function serveHealth(
   metrics: Metrics,
   source: HealthSource,
 ): Promise<Server> {
-  const server = createServer((request, response) => {
+  const server = http.createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const answer = (health: Health): void => {
       response.writeHead(health.ok ? 200 : 503, { 'content-type': 'text/plain' });

@@ -19,7 +19,7 @@ import { classify } from '../kube/errors.ts';
 import { CLUSTER_MIRRORS, MIRRORS } from '../kube/resources.ts';
 import type { Writer } from '../kube/writer.ts';
 import type { Decision, Guardrails, Plan, Snapshot, SourceState } from '../plan/model.ts';
-import { evaluateFilter } from '../rules/filter.ts';
+import { filterMatches } from '../rules/filter.ts';
 import { mirrorClaim } from '../rules/markers.ts';
 import type { Kind } from '../rules/model.ts';
 import type { WriteFailure } from './apply.ts';
@@ -130,7 +130,7 @@ function outcomesOf(
   const namespaces = new Map(snapshot.namespaces.map((namespace) => [namespace.name, namespace]));
   const selects = (name: string): boolean => {
     const namespace = namespaces.get(name);
-    return namespace !== undefined && evaluateFilter(targets, namespace).match;
+    return namespace !== undefined && filterMatches(targets, namespace);
   };
   const outcomes: NamespaceOutcome[] = [];
   for (const decision of result.decisions) {

@@ -4,8 +4,8 @@
  * (docs/adr/0008). It is imported here and only here, dynamically, so that its ~84 MiB of RSS
  * is paid by the few who need it.
  */
-import { Agent } from 'node:http';
 import type { RequestOptions } from 'node:https';
+import { http } from '../runtime/http-module.ts';
 import type { Connection, Credential, CredentialSource, TlsMaterial } from './kubeconfig.ts';
 
 /** How long client-node's headers are reused: auth providers refresh their tokens themselves. */
@@ -58,7 +58,7 @@ export async function connectViaClientNode({
     credentials,
     // client-node's proxy agent carries the proxy and its TLS settings; without proxy-url our own
     // keep-alive pool is used, as before.
-    ...(proxied && options.agent instanceof Agent ? { agent: options.agent } : {}),
+    ...(proxied && options.agent instanceof http.Agent ? { agent: options.agent } : {}),
   };
 }
 

@@ -202,7 +202,7 @@ export class ListWatch<T> {
     };
     outer.addEventListener('abort', abort, { once: true });
     const silence = { noticed: false };
-    let watchdog = setTimeout(onSilence, silenceLimitMs);
+    const watchdog = setTimeout(onSilence, silenceLimitMs);
     function onSilence(): void {
       silence.noticed = true;
       local.abort();
@@ -219,8 +219,8 @@ export class ListWatch<T> {
           signal: local.signal,
         },
         (line) => {
-          clearTimeout(watchdog);
-          watchdog = setTimeout(onSilence, silenceLimitMs);
+          // Restarts the same timer: a new one per event was measurable in a fan-out's echo.
+          watchdog.refresh();
           this.progress();
           this.state.failing = false;
           resourceVersion = this.dispatch(line) ?? resourceVersion;

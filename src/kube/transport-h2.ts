@@ -117,7 +117,8 @@ export class Http2Channel implements Channel {
         settled = true;
         action();
       };
-      stream.once('response', (answer) => {
+      // on, not once: each of these comes at most once, and once() wraps every listener (per request).
+      stream.on('response', (answer) => {
         const retryAfter = answer['retry-after'];
         settle(() => {
           resolve({
@@ -138,8 +139,8 @@ export class Http2Channel implements Channel {
           }
         });
       };
-      stream.once('error', failed);
-      stream.once('close', () => {
+      stream.on('error', failed);
+      stream.on('close', () => {
         // Every stream closes; only one that closed unanswered needs an Error (its stack costs ~20 µs).
         if (!settled)
           failed(new Error(`${outgoing.method} ${outgoing.path}: stream closed before an answer`));
@@ -150,14 +151,19 @@ export class Http2Channel implements Channel {
           this.probe(live);
         });
       }
-      if (outgoing.payload !== undefined) stream.end(outgoing.payload);
+      if (outgoing.payload !== undefined) {
+        // Corked (end() uncorks): the chunks leave as one write, not one DATA frame each.
+        stream.cork();
+        for (const chunk of outgoing.payload) stream.write(chunk);
+        stream.end();
+      }
     });
   }
 
   /** Keeps the process alive only while streams are open, as an idle keep-alive socket does not. */
   private track(live: Live, stream: ClientHttp2Stream): void {
     if (live.active++ === 0) live.session.ref();
-    stream.once('close', () => {
+    stream.on('close', () => {
       if (--live.active === 0 && !live.session.destroyed) live.session.unref();
     });
   }

@@ -8,10 +8,10 @@
  * and one connection pool with one error classification (docs/adr/0002).
  */
 import type { Agent as HttpAgent } from 'node:http';
-import type { Readable } from 'node:stream';
 import { apiErrorFrom } from './errors.ts';
+import { jsonPayload } from './json-payload.ts';
 import type { CredentialSource, ResolvedKubeconfig, TlsMaterial } from './kubeconfig.ts';
-import type { Channel, Exchange } from './transport-exchange.ts';
+import { readText, type Channel, type Exchange } from './transport-exchange.ts';
 import { Http1Channel } from './transport-h1.ts';
 import { Http2Channel, NoHttp2 } from './transport-h2.ts';
 
@@ -160,7 +160,7 @@ export class Transport {
   }
 
   private async open(spec: RequestSpec): Promise<Exchange> {
-    const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const payload = spec.body === undefined ? undefined : jsonPayload(spec.body);
     const credential = await this.credentials.current();
     const headers: Record<string, string> = {
       accept: spec.accept ?? 'application/json',
@@ -261,10 +261,4 @@ function channelFor(
   const h1 = (): Http1Channel => new Http1Channel(server, tls, maxSockets, proxyAgent);
   if (!http2 || proxyAgent !== undefined || server.protocol !== 'https:') return h1();
   return new Negotiating(new Http2Channel(server, tls), h1);
-}
-
-async function readText(body: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

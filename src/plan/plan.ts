@@ -6,7 +6,7 @@
  *
  * Pure and deterministic: no I/O, no clock, output sorted by namespace and name.
  */
-import { evaluateFilter } from '../rules/filter.ts';
+import { evaluateFilter, filterMatches } from '../rules/filter.ts';
 import {
   mirrorClaim,
   NEVER_MIRRORED_SECRET_TYPES,
@@ -121,7 +121,7 @@ export function pushRulesByName(snapshot: Snapshot): ReadonlyMap<string, readonl
  */
 function ruleForNamespace(rules: readonly PushRule[], namespace: NamespaceInfo): PushRule | undefined {
   if (rules.length <= 1) return rules[0];
-  return rules.find((rule) => evaluateFilter(rule.targets, namespace).match) ?? rules[0];
+  return rules.find((rule) => filterMatches(rule.targets, namespace)) ?? rules[0];
 }
 
 /** The source an object's markers name, read with this cluster's name (see Guardrails.clusterName). */
@@ -292,11 +292,10 @@ function pushGuard(context: PushContext, namespace: NamespaceInfo, rule: PushRul
       `Namespace ${namespace.name} opts out of pushed mirrors (label ${guardrails.optOutLabel}).`,
     );
   }
-  const verdict = evaluateFilter(rule.targets, namespace);
-  if (!verdict.match) {
+  if (!filterMatches(rule.targets, namespace)) {
     return at(
       'not-selected',
-      `The ${rule.dialect} push rule does not select this namespace: ${verdict.why}.`,
+      `The ${rule.dialect} push rule does not select this namespace: ${evaluateFilter(rule.targets, namespace).why}.`,
     );
   }
   const reserved = reservedTarget(snapshot, namespace.name, rule.targetName);
@@ -347,7 +346,7 @@ function adoptableReplica(
   });
   if (unnamed === undefined) return false;
   return source.spec.push.some(
-    (candidate) => candidate.dialect === 'replicator' && evaluateFilter(candidate.targets, namespace).match,
+    (candidate) => candidate.dialect === 'replicator' && filterMatches(candidate.targets, namespace),
   );
 }
 
@@ -535,7 +534,7 @@ function planPushTargets(
       if (rules.length < 2 || namespace.name === snapshot.key.namespace) continue;
       for (const other of rules) {
         if (other === rule || other.origin === undefined) continue;
-        if (!evaluateFilter(other.targets, namespace).match) continue;
+        if (!filterMatches(other.targets, namespace)) continue;
         outranked.push({
           origin: formatOrigin(other.origin),
           namespace: namespace.name,

@@ -184,6 +184,17 @@ void describe('renderMirror', () => {
     assert.deepEqual(body.binaryData, { bin: 'AA==' });
   });
 
+  void it("gives every namespace the same frozen content maps, so a fan-out's writes share their encoding", () => {
+    const src = source('ConfigMap');
+    const render = (namespace: string): ReturnType<typeof renderMirror>['body'] =>
+      renderMirror({ source: src, rule: rule(), namespace, existing: undefined, now: NOW, clusterName: '' })
+        .body;
+    const [a, b] = [render('team-a'), render('team-b')];
+    assert.equal(a.data, b.data);
+    assert.equal(a.binaryData, b.binaryData);
+    assert.ok(Object.isFrozen(a.data) && Object.isFrozen(a.binaryData));
+  });
+
   void it('uses the rule target name, not the source name', () => {
     const { body } = renderMirror({
       source: source(),

@@ -331,6 +331,10 @@ function selectedFor(
   let selected = byKeys.get(selectionKey);
   if (selected === undefined) {
     const content = selectContent(source.content, selectionKey === '*' ? undefined : keys);
+    // Every mirror of the fan-out gets these same maps; frozen, the transport encodes them once
+    // (kube/json-payload.ts), and nothing can change one mirror's content through another's.
+    Object.freeze(content.data);
+    Object.freeze(content.binaryData);
     selected = {
       content,
       hash: contentHash(source.meta.kind, content),
