@@ -452,6 +452,129 @@ test('a credential rotated while a native source changes converges, without a re
   assert.equal(await valueIn(staging, teamA, 'ask'), 'a1');
 });
 
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `nsync explain` as an operator runs it, to its end (it must end by itself well within the limit). */
+async function explain(args: readonly string[]): Promise<Outcome> {
+  return promisify(execFile)(process.execPath, [nsyncBin, 'explain', ...args], { timeout: 120_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: unknown) => {
+      const failed = error as { code: number | null; stdout: string; stderr: string };
+      return { code: failed.code ?? -1, stdout: failed.stdout, stderr: failed.stderr };
+    },
+  );
+}
+
+/** The deployment's own flags: explain decides what it decides. */
+function deploymentFlags(kubeconfig: string): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--exclude-namespaces=*,!${prefix}-*`,
+    `--source-namespaces=${prefix}-*`,
+    '--cluster-name=home',
+    '--registered-clusters',
+    `--own-namespace=${own}`,
+  ];
+}
+
+interface ExplainedCluster {
+  name: string;
+  origin: string;
+  status: string;
+  reason: string | null;
+  targets: { namespace: string; decision: string }[];
+}
+
+test('nsync explain reads the registrations and shows each registered cluster; a caller who may not read them is told so and still gets an answer', async () => {
+  const json = await explain([
+    'secret/by-operator',
+    '-n',
+    src,
+    '-o',
+    'json',
+    ...deploymentFlags(home.admin.kubeconfigPath),
+  ]);
+  assert.equal(json.code, 0, json.stderr);
+  const document = JSON.parse(json.stdout) as { clusters: ExplainedCluster[] };
+  const clusters = [...document.clusters].sort((a, b) => a.name.localeCompare(b.name));
+  assert.deepEqual(
+    clusters.map((cluster) => [cluster.name, cluster.origin, cluster.status]),
+    [
+      ['prod', 'registered', 'planned'],
+      ['staging', 'registered', 'planned'],
+    ],
+  );
+  // Named by the ClusterMirror only (spec.clusters): planned there as the controller plans it.
+  for (const cluster of clusters)
+    assert.deepEqual(
+      cluster.targets.filter((target) => target.namespace === teamA).map((target) => target.decision),
+      ['in-sync'],
+      cluster.name,
+    );
+
+  const table = await explain(['secret/sel', '-n', src, ...deploymentFlags(home.admin.kubeconfigPath)]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^Cluster home \(this cluster\):$/m);
+  assert.match(
+    table.stdout,
+    new RegExp(`^Cluster staging \\(registered cluster, ${staging.server}\\):$`, 'm'),
+  );
+  assert.match(
+    table.stdout,
+    new RegExp(`^Cluster prod \\(registered cluster, ${prod.server}\\):\nNothing to do`, 'm'),
+  );
+  const stagingSection = table.stdout.slice(table.stdout.indexOf('Cluster staging'));
+  assert.match(stagingSection, new RegExp(`${teamA}\\s+sel\\s+push\\s+in-sync`));
+
+  // Someone who may read ConfigMaps and Namespaces, not Secrets: no registration for them.
+  const reader = `${prefix}-reader`;
+  const role = await home.api('POST', `${RBAC}/clusterroles`, {
+    metadata: { name: reader },
+    rules: [
+      { apiGroups: [''], resources: ['namespaces', 'configmaps'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['nsync.dev'], resources: ['clustermirrors', 'mirrors'], verbs: ['get', 'list', 'watch'] },
+    ],
+  });
+  assert.equal(role.status, 201, JSON.stringify(role.body));
+  const binding = await home.api('POST', `${RBAC}/clusterrolebindings`, {
+    metadata: { name: reader },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: reader },
+    subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace: src }],
+  });
+  assert.equal(binding.status, 201, JSON.stringify(binding.body));
+  const identity = await home.serviceAccountIdentity(src, 'reader');
+  await createObject(home, 'configmaps', src, {
+    metadata: {
+      name: 'settings',
+      annotations: { [native.pushToClusters]: 'staging', [native.pushTo]: teamA },
+    },
+    data: { mode: 'fleet' },
+  });
+  const limited = await explain([
+    'configmap/settings',
+    '-n',
+    src,
+    ...deploymentFlags(identity.kubeconfigPath),
+  ]);
+  assert.equal(limited.code, 0, limited.stderr);
+  assert.match(limited.stderr, /may not list the cluster registrations/);
+  assert.match(limited.stdout, /^Cluster home \(this cluster\):$/m);
+  assert.doesNotMatch(limited.stdout, /registered cluster/);
+  const admin = await explain([
+    'configmap/settings',
+    '-n',
+    src,
+    ...deploymentFlags(home.admin.kubeconfigPath),
+  ]);
+  assert.equal(admin.code, 0, admin.stderr);
+  assert.doesNotMatch(admin.stderr, /registrations/);
+  assert.match(admin.stdout, /^Cluster staging \(registered cluster, /m);
+});
+
 test("a deleted registration leaves the ClusterMirror's status.clusters; the other cluster keeps its entry and its copies", async () => {
   const clusterMirror = `/apis/nsync.dev/v1alpha1/clustermirrors/${prefix}-cm`;
   const answer = await home.api('DELETE', registrationPath('prod'));

@@ -20,6 +20,7 @@ import type { ClusterCache } from '../cache.ts';
 import { describeError, EventRecorder } from '../events.ts';
 import { createLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
+import type { MirrorResources } from '../mirror-resources.ts';
 import type { SourceReader } from '../sources.ts';
 import { REMOTE_KINDS, RemoteCluster, type RemoteAccess } from './cluster.ts';
 
@@ -29,6 +30,11 @@ export interface RemoteExplainDeps {
   readonly local: ClusterCache;
   readonly sources: SourceReader;
   readonly guardrails: Guardrails;
+  /**
+   * This cluster's ClusterMirrors and Mirrors, listed: a source that only they name (spec.clusters)
+   * is planned in a remote cluster as the controller's pipeline plans it. Absent: annotations only.
+   */
+  readonly resources?: MirrorResources;
   /** How long one cluster may take to list what nsync watches there. */
   readonly timeoutMs: number;
 }
@@ -116,6 +122,7 @@ export class RemoteExplainer {
           local: deps.local,
           sources: deps.sources,
           guardrails: deps.guardrails,
+          ...(deps.resources === undefined ? {} : { resources: deps.resources }),
           events,
           metrics,
           log,
