@@ -532,7 +532,9 @@ export class RemoteCluster {
       | undefined,
   ): void {
     const book = this.deps.clusterStatuses;
-    if (book === undefined) return;
+    // A stopped pipeline (its registration deleted or rebuilt) was forgotten in the book when it
+    // stopped: a reconcile still finishing must not write its entry back.
+    if (book === undefined || this.stopped.signal.aborted) return;
     let changed = false;
     for (const entry of this.deps.resources?.forSource(key.kind, key.namespace, key.name) ?? []) {
       if (done?.snapshot.source === undefined || !this.resourceNames(entry)) {
