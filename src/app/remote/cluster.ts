@@ -505,7 +505,12 @@ export class RemoteCluster {
    * Whether a rule served here selects the decision's namespace: the operator's exclusions and
    * opt-outs are decided before selection, and are news only where a rule wanted a mirror.
    */
-  private selectedHere(snapshot: Snapshot, decision: Decision): boolean {
+  /**
+   * Whether a decision concerns a namespace some rule selects here: the operator's exclusions and
+   * opt-outs are decided before the selection, for every namespace of the cluster, and are news
+   * (an Event, a row of `nsync explain`) only where a rule would otherwise have copied.
+   */
+  selectedHere(snapshot: Snapshot, decision: Decision): boolean {
     if (!BEFORE_SELECTION.has(decision.code)) return true;
     const namespace = this.namespaces.get(decision.namespace);
     return (

@@ -15,6 +15,7 @@ import type { RequestSpec, Transport } from '../../kube/transport.ts';
 import type { ClusterExplanation, ClusterOutcome } from '../../plan/explain.ts';
 import type { Guardrails } from '../../plan/model.ts';
 import { plan } from '../../plan/plan.ts';
+import { evaluateFilter } from '../../rules/filter.ts';
 import type { Kind, ObjectKey } from '../../rules/model.ts';
 import type { ClusterCache } from '../cache.ts';
 import { describeError, EventRecorder } from '../events.ts';
@@ -181,10 +182,21 @@ export class RemoteExplainer {
       const found = await cluster.snapshotOf(source.kind, source.namespace, source.name);
       if (found === undefined) return { status: 'planned', plan: undefined, namespaces: 0 };
       const { snapshot, refused } = found;
+      const planned = plan(snapshot);
       return {
         status: 'planned',
-        plan: plan(snapshot),
-        namespaces: snapshot.namespaces.length,
+        // The namespaces the source's rules select there, as its Events tell them (ADR 27's
+        // sections list targets): not every other namespace of a whole cluster.
+        plan: {
+          ...planned,
+          decisions: planned.decisions.filter(
+            (decision) => decision.code !== 'not-selected' && cluster.selectedHere(snapshot, decision),
+          ),
+        },
+        // The namespaces there a rule selects: none means its target is missing in that cluster.
+        namespaces: snapshot.namespaces.filter((namespace) =>
+          (snapshot.source?.spec.push ?? []).some((rule) => evaluateFilter(rule.targets, namespace).match),
+        ).length,
         refused: refused.map((entry) => entry.why),
       };
     } catch (error) {
