@@ -17,6 +17,7 @@ import { reconcile, type ReconcileDeps } from './reconcile.ts';
 import { RemoteCluster, type RemoteAccess } from './remote/cluster.ts';
 import { ClusterRegistry } from './remote/registry.ts';
 import { ClusterStatuses } from './remote/cluster-statuses.ts';
+import { sourceQueueKey } from './objects.ts';
 import { SourceReader } from './sources.ts';
 import { allKeys, wireTriggers } from './triggers.ts';
 
@@ -334,6 +335,17 @@ export class Controller {
         for (const remote of this.remotes) remote.queue.add(key);
       }
     });
+    // A source named only by a ClusterMirror or Mirror carries no annotation the triggers know:
+    // its own changes (new data, deletion) are found by its name in the resources' index.
+    for (const kind of this.cache.kinds) {
+      this.cache.objects[kind].onChange((change) => {
+        const meta = change.type === 'delete' ? change.old : change.new;
+        if (this.resources.forSource(kind, meta.namespace, meta.name).length === 0) return;
+        const key = sourceQueueKey(kind, meta.namespace, meta.name);
+        this.queue.add(key);
+        for (const remote of this.remotes) remote.queue.add(key);
+      });
+    }
     await Promise.race([Promise.all([this.cache.synced(), this.resources.synced()]), caches]);
     if (signal.aborted) return;
     this.log.info({ namespaces: this.cache.namespaces.size, kinds: this.config.kinds }, 'caches synced');

@@ -17,6 +17,9 @@ import { describeError } from '../app/events.ts';
 import { planSource, snapshotOf } from '../app/reconcile.ts';
 import type { RemoteAccess } from '../app/remote/cluster.ts';
 import { connectRemoteClusters } from '../app/remote/connect.ts';
+import { CLUSTER_LABEL } from '../app/remote/registration.ts';
+import { connectRegistration, readRegistrations } from '../app/remote/registry.ts';
+import { classify } from '../kube/errors.ts';
 import { copiedAcrossClusters, RemoteExplainer } from '../app/remote/explain.ts';
 import { SourceReader } from '../app/sources.ts';
 import { KubeconfigError, loadKubeConfig, Transport } from '../kube/transport.ts';
@@ -97,6 +100,9 @@ export function explainUsage(program: string): string {
       as for kubectl, which also passes them to the kubectl-nsync plugin; $KUBECONFIG is honoured
   --remote-kubeconfig <file> --cluster-name <name>
       as given to nsync run: also explains, per remote cluster and namespace, what nsync does there
+  --registered-clusters --own-namespace <namespace> --cluster-name <name>
+      as given to nsync run: the registered clusters too (read from their Secrets with your own
+      rights; without the right to list them, explain says so and answers without them)
   --cluster <name>
       only this remote cluster (the --cluster-name of this one: no remote cluster)
   --cluster-timeout <duration>
@@ -107,6 +113,9 @@ explain takes every option of nsync run (flags or NSYNC_* variables), so passing
 own guardrails (--exclude-namespaces, --source-namespaces, --dialects …) shows exactly what it
 decides. It only reads.`;
 }
+
+/** How explain names itself to remote API servers (their audit logs). */
+const EXPLAIN_USER_AGENT = `nsync/${VERSION} (explain)`;
 
 /** How long a remote cluster may take to list what nsync watches there, unless --cluster-timeout says. */
 const DEFAULT_CLUSTER_TIMEOUT_MS = 20_000;
@@ -209,37 +218,98 @@ class UsageError extends Error {
 /** The remote clusters nsync run would serve, and those explain asks. */
 interface RemoteClusters {
   /**
-   * Every context nsync run would serve (undefined without --remote-kubeconfig): this cluster's
-   * plan then reports only `sync-contexts` entries missing from the file, as the controller does.
+   * Every remote cluster nsync run would serve (undefined without --remote-kubeconfig and
+   * --registered-clusters): this cluster's plan then reports only `sync-contexts` entries that
+   * name none of them, as the controller does.
    */
   readonly contexts: ReadonlySet<string> | undefined;
   /** The clusters to explain, connected: all of them, or the one --cluster names. */
   readonly explained: readonly RemoteAccess[];
+  /**
+   * What explain could not learn about the registered clusters (registrations it may not read,
+   * refused ones): printed to stderr, the answer goes on without them.
+   */
+  readonly notes: readonly string[];
+}
+
+/**
+ * The registered clusters as nsync run would serve them (docs/adr/0021): one LIST of the
+ * registration Secrets in --own-namespace with the caller's own rights, the same refusals, the
+ * same connection. A caller who may not read them is told so, and explain answers without them.
+ */
+async function registeredClustersOf(
+  config: Config,
+  local: Transport,
+  contexts: readonly RemoteAccess[],
+): Promise<{ accesses: RemoteAccess[]; notes: string[] }> {
+  const where = `Secrets labelled ${CLUSTER_LABEL} in namespace ${config.ownNamespace}`;
+  let resolved: Awaited<ReturnType<typeof readRegistrations>>;
+  try {
+    resolved = await readRegistrations(local, config.ownNamespace, {
+      local: local.server,
+      contexts: contexts.map((remote) => ({ name: remote.name, server: remote.transport.server })),
+    });
+  } catch (error) {
+    const { message } = describeError(error);
+    return {
+      accesses: [],
+      notes: [
+        classify(error) === 'forbidden'
+          ? `registered clusters not shown: your credentials may not list the cluster registrations (${where}): ${message}`
+          : `registered clusters not shown: cannot list the cluster registrations (${where}): ${message}`,
+      ],
+    };
+  }
+  const notes = resolved.invalid.map(
+    ({ secret, problem }) =>
+      `registration Secret ${secret.namespace}/${secret.name} is refused, as nsync run refuses it: ${problem}`,
+  );
+  const accesses: RemoteAccess[] = [];
+  for (const registration of resolved.valid) {
+    try {
+      accesses.push(await connectRegistration(registration, EXPLAIN_USER_AGENT));
+    } catch (error) {
+      notes.push(
+        `registered cluster ${registration.name}: cannot build a connection to its API server: ${describeError(error).message}`,
+      );
+    }
+  }
+  return { accesses, notes };
 }
 
 /**
  * The remote clusters to explain: the contexts of --remote-kubeconfig (a context that reaches this
- * cluster is left out, as by nsync run), narrowed by --cluster. Throws KubeconfigError for a file
- * nsync run would refuse, and UsageError for a --cluster that names no cluster.
+ * cluster is left out, as by nsync run) and the registered clusters, narrowed by --cluster. Throws
+ * KubeconfigError for a file nsync run would refuse, and UsageError for a --cluster that names no
+ * cluster.
  */
 async function remoteClustersOf(
   config: Config,
   only: string | undefined,
   local: Transport,
 ): Promise<RemoteClusters> {
-  if (config.remoteKubeconfig === '') {
+  if (config.remoteKubeconfig === '' && !config.registeredClusters) {
     if (only !== undefined)
-      throw new UsageError('--cluster needs --remote-kubeconfig (and --cluster-name), as nsync run has them');
-    return { contexts: undefined, explained: [] };
+      throw new UsageError(
+        '--cluster needs --remote-kubeconfig or --registered-clusters (and --cluster-name), as nsync run has them',
+      );
+    return { contexts: undefined, explained: [], notes: [] };
   }
-  const all = await connectRemoteClusters(
-    config.remoteKubeconfig,
-    local.server,
-    createLogger('silent'),
-    `nsync/${VERSION} (explain)`,
-  );
+  const fromFile =
+    config.remoteKubeconfig === ''
+      ? []
+      : await connectRemoteClusters(
+          config.remoteKubeconfig,
+          local.server,
+          createLogger('silent'),
+          EXPLAIN_USER_AGENT,
+        );
+  const registered = config.registeredClusters
+    ? await registeredClustersOf(config, local, fromFile)
+    : { accesses: [], notes: [] };
+  const all = [...fromFile, ...registered.accesses];
   const contexts = new Set(all.map((remote) => remote.name));
-  if (only === undefined) return { contexts, explained: all };
+  if (only === undefined) return { contexts, explained: all, notes: registered.notes };
   const kept = only === config.clusterName ? [] : all.filter((remote) => remote.name === only);
   for (const remote of all) if (!kept.includes(remote)) remote.transport.close();
   if (only !== config.clusterName && kept.length === 0) {
@@ -247,7 +317,7 @@ async function remoteClustersOf(
       `--cluster: no cluster named "${only}" (this one is "${config.clusterName}"; remote: ${all.map((remote) => remote.name).join(', ') || 'none'})`,
     );
   }
-  return { contexts, explained: kept };
+  return { contexts, explained: kept, notes: registered.notes };
 }
 
 /** --cluster-timeout in milliseconds, or a UsageError. */
@@ -312,6 +382,7 @@ export async function explainCommand(
     if (error instanceof KubeconfigError || error instanceof UsageError) return fail(error.message);
     throw error;
   }
+  for (const note of remotes.notes) process.stderr.write(`${program} explain: ${note}\n`);
   try {
     return await explainWith(
       { program, output, config, transport, namespace, remotes, clusterTimeoutMs },
@@ -331,7 +402,7 @@ interface ExplainSetup {
   readonly transport: Transport;
   /** The source's namespace. */
   readonly namespace: string;
-  /** The remote clusters to explain too (none without --remote-kubeconfig). */
+  /** The remote clusters to explain too (none without --remote-kubeconfig or --registered-clusters). */
   readonly remotes: RemoteClusters;
   readonly clusterTimeoutMs: number;
 }
@@ -387,6 +458,7 @@ async function explainWith(
           local: cache,
           sources,
           guardrails,
+          resources,
           timeoutMs: setup.clusterTimeoutMs,
         })
       : undefined;
@@ -432,7 +504,7 @@ async function explainWith(
       process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
       return 0;
     }
-    const remoteShown = config.remoteKubeconfig !== '';
+    const remoteShown = config.remoteKubeconfig !== '' || config.registeredClusters;
     if ('origin' in wanted)
       process.stdout.write(`${wanted.origin} pushes ${kind} ${target.namespace}/${name}.\n`);
     if (!exists) process.stdout.write(`${kind} ${target.namespace}/${name} does not exist.\n`);

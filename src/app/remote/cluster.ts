@@ -513,7 +513,12 @@ export class RemoteCluster {
    * Whether a rule served here selects the decision's namespace: the operator's exclusions and
    * opt-outs are decided before selection, and are news only where a rule wanted a mirror.
    */
-  private selectedHere(snapshot: Snapshot, decision: Decision): boolean {
+  /**
+   * Whether a decision concerns a namespace some rule selects here: the operator's exclusions and
+   * opt-outs are decided before the selection, for every namespace of the cluster, and are news
+   * (an Event, a row of `nsync explain`) only where a rule would otherwise have copied.
+   */
+  selectedHere(snapshot: Snapshot, decision: Decision): boolean {
     if (!BEFORE_SELECTION.has(decision.code)) return true;
     const namespace = this.namespaces.get(decision.namespace);
     return (
@@ -540,7 +545,9 @@ export class RemoteCluster {
       | undefined,
   ): void {
     const book = this.deps.clusterStatuses;
-    if (book === undefined) return;
+    // A stopped pipeline (its registration deleted or rebuilt) was forgotten in the book when it
+    // stopped: a reconcile still finishing must not write its entry back.
+    if (book === undefined || this.stopped.signal.aborted) return;
     let changed = false;
     for (const entry of this.deps.resources?.forSource(key.kind, key.namespace, key.name) ?? []) {
       if (done?.snapshot.source === undefined || !this.resourceNames(entry)) {

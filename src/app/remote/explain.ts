@@ -15,11 +15,13 @@ import type { RequestSpec, Transport } from '../../kube/transport.ts';
 import type { ClusterExplanation, ClusterOutcome } from '../../plan/explain.ts';
 import type { Guardrails } from '../../plan/model.ts';
 import { plan } from '../../plan/plan.ts';
+import { evaluateFilter } from '../../rules/filter.ts';
 import type { Kind, ObjectKey } from '../../rules/model.ts';
 import type { ClusterCache } from '../cache.ts';
 import { describeError, EventRecorder } from '../events.ts';
 import { createLogger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
+import type { MirrorResources } from '../mirror-resources.ts';
 import type { SourceReader } from '../sources.ts';
 import { REMOTE_KINDS, RemoteCluster, type RemoteAccess } from './cluster.ts';
 
@@ -29,6 +31,11 @@ export interface RemoteExplainDeps {
   readonly local: ClusterCache;
   readonly sources: SourceReader;
   readonly guardrails: Guardrails;
+  /**
+   * This cluster's ClusterMirrors and Mirrors, listed: a source that only they name (spec.clusters)
+   * is planned in a remote cluster as the controller's pipeline plans it. Absent: annotations only.
+   */
+  readonly resources?: MirrorResources;
   /** How long one cluster may take to list what nsync watches there. */
   readonly timeoutMs: number;
 }
@@ -116,6 +123,7 @@ export class RemoteExplainer {
           local: deps.local,
           sources: deps.sources,
           guardrails: deps.guardrails,
+          ...(deps.resources === undefined ? {} : { resources: deps.resources }),
           events,
           metrics,
           log,
@@ -174,10 +182,21 @@ export class RemoteExplainer {
       const found = await cluster.snapshotOf(source.kind, source.namespace, source.name);
       if (found === undefined) return { status: 'planned', plan: undefined, namespaces: 0 };
       const { snapshot, refused } = found;
+      const planned = plan(snapshot);
       return {
         status: 'planned',
-        plan: plan(snapshot),
-        namespaces: snapshot.namespaces.length,
+        // The namespaces the source's rules select there, as its Events tell them (ADR 27's
+        // sections list targets): not every other namespace of a whole cluster.
+        plan: {
+          ...planned,
+          decisions: planned.decisions.filter(
+            (decision) => decision.code !== 'not-selected' && cluster.selectedHere(snapshot, decision),
+          ),
+        },
+        // The namespaces there a rule selects: none means its target is missing in that cluster.
+        namespaces: snapshot.namespaces.filter((namespace) =>
+          (snapshot.source?.spec.push ?? []).some((rule) => evaluateFilter(rule.targets, namespace).match),
+        ).length,
         refused: refused.map((entry) => entry.why),
       };
     } catch (error) {

@@ -43,7 +43,8 @@ export interface RegistryOptions {
   readonly onWatchRestart?: (reason: string) => void;
 }
 
-function toRegistrationSecret(raw: RawObject): RegistrationSecret {
+/** What the registry and `nsync explain` keep of a registration Secret as the API sent it. */
+export function toRegistrationSecret(raw: RawObject): RegistrationSecret {
   const { metadata } = raw;
   return {
     namespace: metadata.namespace ?? '',
@@ -54,6 +55,48 @@ function toRegistrationSecret(raw: RawObject): RegistrationSecret {
     annotations: metadata.annotations ?? {},
     data: raw.data ?? {},
   };
+}
+
+/**
+ * Builds the connection to a registered cluster and what its pipeline needs to know of it. Shared
+ * by the controller and `nsync explain`, so both reach a cluster the same way. Throws when the
+ * connection cannot be built (the caller says so about the Secret).
+ */
+export async function connectRegistration(
+  registration: Registration,
+  userAgent: string,
+): Promise<RemoteAccess> {
+  const transport = await Transport.create(registration.kubeconfig, {
+    maxSockets: REMOTE_SOCKETS,
+    userAgent,
+  });
+  return {
+    name: registration.name,
+    namespace: registration.namespace,
+    transport,
+    origin: 'registered',
+    labels: registration.labels,
+    acceptFrom: registration.acceptFrom,
+  };
+}
+
+/**
+ * The registrations as they are now, read once (one LIST of the labelled Secrets in `namespace`,
+ * with the caller's own rights) and resolved with the same refusals as the controller's: for
+ * `nsync explain`, which must end rather than watch. Throws the API error when the LIST fails
+ * (a caller who may not read Secrets there gets a 403).
+ */
+export async function readRegistrations(
+  transport: Transport,
+  namespace: string,
+  known: KnownClusters,
+): Promise<{ valid: Registration[]; invalid: InvalidRegistration[] }> {
+  const query = new URLSearchParams({ labelSelector: CLUSTER_LABEL });
+  const listed = await transport.json<{ items: readonly RawObject[] | null }>({
+    method: 'GET',
+    path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/${SECRETS.plural}?${query.toString()}`,
+  });
+  return resolveRegistrations((listed.body.items ?? []).map(toRegistrationSecret), known);
 }
 
 /** The registration Secrets, watched in full (data included: they are few and small), and what runs of them. */
@@ -169,29 +212,20 @@ export class ClusterRegistry {
 
   /** Connects and hands the pipeline to the host; returns why not, when the connection cannot be built. */
   private async start(registration: Registration): Promise<string | undefined> {
-    let transport: Transport;
+    let access: RemoteAccess;
     try {
-      transport = await Transport.create(registration.kubeconfig, {
-        maxSockets: REMOTE_SOCKETS,
-        userAgent: this.options.userAgent,
-      });
+      access = await connectRegistration(registration, this.options.userAgent);
     } catch (error) {
       return `cannot build a connection to its API server: ${describeError(error).message}`;
     }
+    const { transport } = access;
     if (this.stopping()) {
       transport.close();
       return undefined;
     }
     this.running.set(registration.name, registration.fingerprint);
     this.reported.delete(registration.secret.uid);
-    this.options.host.addRemote({
-      name: registration.name,
-      namespace: registration.namespace,
-      transport,
-      origin: 'registered',
-      labels: registration.labels,
-      acceptFrom: registration.acceptFrom,
-    });
+    this.options.host.addRemote(access);
     this.options.log.info(
       {
         cluster: registration.name,
