@@ -101,7 +101,7 @@ export interface NamespaceProblemV1 {
 }
 
 /**
- * How a resource stands in one remote cluster its `spec.clusters` selects (docs/adr/0023): the
+ * How a resource stands in one remote cluster its `spec.clusters` selects (docs/adr/0022): the
  * counts of the namespaces selected there, or why nothing is written there.
  */
 export interface ClusterStatusV1 {

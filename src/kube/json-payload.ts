@@ -2,7 +2,7 @@
  * Request bodies as UTF-8 chunks. A fan-out writes one source's content into every mirror: the
  * planner hands each write the same (frozen) `data` and `binaryData` maps, so their JSON is encoded
  * once and the same bytes are sent with every write, instead of a new ~5 KiB string per mirror for
- * the garbage collector (docs/adr/0031). Everything else of a body is encoded per request.
+ * the garbage collector (docs/adr/0025). Everything else of a body is encoded per request.
  */
 
 /** Encoded content maps, by the map itself: a frozen map never changes, so neither does its JSON. */

@@ -41,7 +41,7 @@ export interface Channel {
  * An answer's whole body as text. Read with 'data' and 'end' rather than an async iterator: the
  * iterator's end-of-stream check takes an HTTP/2 stream whose frames are all in (`closed`, its
  * data still buffered) for one cut short, and failed ~1 % of the writes of a large fan-out with
- * "Premature close" although the server had answered them (docs/adr/0031).
+ * "Premature close" although the server had answered them (docs/adr/0025).
  */
 export function readText(body: Readable): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -37,7 +37,7 @@ export function selectorMatches(selector: LabelSelector, labels: Readonly<Record
 /**
  * Whether a filter selects a namespace: evaluateFilter's `match` without its reason. A plan asks
  * this of every namespace, and the reasons are words only a refusal needs — built for each of
- * 1,000 namespaces, they were a tenth of what a fan-out allocated (docs/adr/0031).
+ * 1,000 namespaces, they were a tenth of what a fan-out allocated (docs/adr/0025).
  */
 export function filterMatches(filter: NamespaceFilter, namespace: NamespaceInfo): boolean {
   switch (filter.op) {

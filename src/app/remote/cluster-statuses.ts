@@ -1,6 +1,6 @@
 /**
  * What each remote pipeline last found for each ClusterMirror and Mirror that selects its cluster
- * (docs/adr/0023). The remote pipelines write here; the local reconcile of the source reads it
+ * (docs/adr/0022). The remote pipelines write here; the local reconcile of the source reads it
  * into the resource's `status.clusters`, since one status has one writer. A change is reported
  * (so the source is reconciled locally and the status written); an unchanged entry is not, so an
  * idle fleet causes no status write.

@@ -185,7 +185,7 @@ export class RemoteExplainer {
       const planned = plan(snapshot);
       return {
         status: 'planned',
-        // The namespaces the source's rules select there, as its Events tell them (ADR 27's
+        // The namespaces the source's rules select there, as its Events tell them (ADR 24's
         // sections list targets): not every other namespace of a whole cluster.
         plan: {
           ...planned,
