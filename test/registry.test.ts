@@ -352,7 +352,17 @@ test('a deleted registration stops writes there and drops its metric series; its
   );
   await setSourceValue('v4');
   await eventually('east updated', hasValue(east, eastNamespace, 'cert', 'v4'), CONVERGE);
-  await nsync.idle();
+  // The key reached every remote queue at once: once east's queue is idle too, a west pipeline
+  // would have written v4 by now. (Only the remote queue matters here; the local one may be busy
+  // with its periodic resync on a loaded machine.)
+  await eventually(
+    "east's queue idle",
+    () => {
+      const queue = nsync.controller.remotes.find((remote) => remote.name === 'east')?.queue;
+      return queue !== undefined && queue.depth() === 0 && queue.inFlight() === 0 ? true : undefined;
+    },
+    CONVERGE,
+  );
   assert.equal(
     await remoteValue(west, source, 'cert'),
     'v3',

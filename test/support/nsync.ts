@@ -58,9 +58,18 @@ export async function startController(config: Config, kubeconfigPath: string): P
     logs,
     async idle() {
       const { queue } = controller;
-      await eventually('nsync to be idle', () =>
-        queue.depth() === 0 && queue.inFlight() === 0 ? true : undefined,
-      );
+      try {
+        await eventually('nsync to be idle', () =>
+          queue.depth() === 0 && queue.inFlight() === 0 ? true : undefined,
+        );
+      } catch (error) {
+        // Say what kept it busy, so a failure on a loaded machine can be told from a loop.
+        const busy = logs.filter((line) => /reconcile|failed|retry/i.test(line)).slice(-5);
+        throw new Error(
+          `${(error as Error).message}: depth ${String(queue.depth())}, in flight ${String(queue.inFlight())}; last reconcile log lines:\n${busy.join('\n')}`,
+          { cause: error },
+        );
+      }
     },
     stop() {
       stopped ??= (async () => {
