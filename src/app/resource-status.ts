@@ -250,7 +250,12 @@ export async function writeResourceStatuses(
       if (statusEquals(resource.status, desired)) return;
       const kind = resource.kind === 'ClusterMirror' ? CLUSTER_MIRRORS : MIRRORS;
       try {
-        await deps.writer.patchStatus(kind, resource.metadata.namespace, resource.metadata.name, desired);
+        await deps.writer.patchStatus(
+          kind,
+          resource.metadata.namespace,
+          resource.metadata.name,
+          replacing(resource.status, desired),
+        );
         deps.metrics.countWrite('status', 'success');
       } catch (error) {
         deps.metrics.countWrite('status', classify(error));
@@ -288,4 +293,15 @@ function reportOutranked(deps: StatusDeps, snapshot: Snapshot, result: Plan, ent
     { kind: snapshot.key.kind, namespace: meta.namespace, name: meta.name, uid: meta.uid },
     { type: 'Warning', reason: 'MirrorClaimedTwice', action: 'Mirror', note },
   );
+}
+
+/**
+ * The merge patch that makes `current` equal `desired`: a JSON merge patch keeps every field it
+ * does not name, so a field `desired` no longer has (`clusters` once no remote cluster is
+ * selected, `sourceResourceVersion`, …) is sent as null, or it would stay in status for good.
+ */
+export function replacing(current: object | undefined, desired: object): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...desired };
+  for (const key of Object.keys(current ?? {})) if (!Object.hasOwn(desired, key)) patch[key] = null;
+  return patch;
 }
