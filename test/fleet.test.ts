@@ -31,6 +31,7 @@ import {
   sharedCluster,
   uniqueName,
 } from './support/cluster.ts';
+import { gone, hasValue, secretWithValue, valueIn } from './support/secret-values.ts';
 import { startNsync, type RunningNsync } from './support/nsync.ts';
 
 /** Well below --resync-period: every change here must arrive by its own trigger, not by a resync. */
@@ -158,25 +159,6 @@ function registrationPath(name: string): string {
   return `/api/v1/namespaces/${own}/secrets/cluster-${name}`;
 }
 
-function secret(name: string, value: string, annotations: Record<string, string> = {}): object {
-  return { metadata: { name, annotations }, type: 'Opaque', data: { value: b64(value) } };
-}
-
-async function valueIn(cluster: Cluster, namespace: string, name: string): Promise<string | undefined> {
-  const value = (await getObject(cluster, 'secrets', namespace, name))?.data?.['value'];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
-
-function hasValue(cluster: Cluster, namespace: string, name: string, expected: string) {
-  return async (): Promise<true | undefined> =>
-    (await valueIn(cluster, namespace, name)) === expected ? true : undefined;
-}
-
-function gone(cluster: Cluster, namespace: string, name: string) {
-  return async (): Promise<true | undefined> =>
-    (await getObject(cluster, 'secrets', namespace, name)) === undefined ? true : undefined;
-}
-
 /** Whether a remote pipeline's cache has listed everything it watches. */
 function listed(remote: RemoteCluster): boolean {
   return remote.status().every((watch) => watch.synced);
@@ -272,7 +254,7 @@ test("a cluster label selector reaches only the prod cluster, with the namespace
     home,
     'secrets',
     src,
-    secret('sel', 'v1', {
+    secretWithValue('sel', 'v1', {
       [native.pushToClustersSelector]: 'env=prod',
       [native.pushTo]: `${prefix}-team-*`,
     }),
@@ -307,7 +289,7 @@ test('an annotation from a namespace the registration does not accept is refused
     home,
     'secrets',
     other,
-    secret('ask', 'a1', { [native.pushToClusters]: 'staging', [native.pushTo]: teamA }),
+    secretWithValue('ask', 'a1', { [native.pushToClusters]: 'staging', [native.pushTo]: teamA }),
   );
   const refusal = await eventually(
     'RemoteClusterConsentMissing on the source',
@@ -345,7 +327,7 @@ test('a ClusterMirror reaches a cluster without accept-from and lists each selec
         : undefined,
     CONVERGE,
   );
-  await createObject(home, 'secrets', src, secret('by-operator', 'o1'));
+  await createObject(home, 'secrets', src, secretWithValue('by-operator', 'o1'));
   const clusterMirror = `/apis/nsync.dev/v1alpha1/clustermirrors/${prefix}-cm`;
   const created = await home.api('POST', '/apis/nsync.dev/v1alpha1/clustermirrors', {
     apiVersion: 'nsync.dev/v1alpha1',
@@ -387,7 +369,7 @@ test('a ClusterMirror reaches a cluster without accept-from and lists each selec
   );
 
   // A Mirror is written by whoever may edit its namespace: prod has not consented to that.
-  await createObject(home, 'secrets', other, secret('by-team', 't1'));
+  await createObject(home, 'secrets', other, secretWithValue('by-team', 't1'));
   const mirror = `/apis/nsync.dev/v1alpha1/namespaces/${other}/mirrors/${prefix}-m`;
   const made = await home.api('POST', `/apis/nsync.dev/v1alpha1/namespaces/${other}/mirrors`, {
     apiVersion: 'nsync.dev/v1alpha1',

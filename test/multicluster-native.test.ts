@@ -26,6 +26,7 @@ import {
   sharedCluster,
   uniqueName,
 } from './support/cluster.ts';
+import { gone, hasValue, secretWithValue, valueIn } from './support/secret-values.ts';
 import { startNsync, type RunningNsync } from './support/nsync.ts';
 
 const CONVERGE = { timeoutMs: 150_000, intervalMs: 250 };
@@ -65,25 +66,6 @@ function remoteKubeconfig(dir: string): string {
   const path = join(dir, `remote-${prefix}.kubeconfig`);
   writeFileSync(path, `${lines.join('\n')}\n`, { mode: 0o600 });
   return path;
-}
-
-function secret(name: string, value: string, annotations: Record<string, string>): object {
-  return { metadata: { name, annotations }, type: 'Opaque', data: { value: b64(value) } };
-}
-
-async function valueIn(cluster: Cluster, namespace: string, name: string): Promise<string | undefined> {
-  const value = (await getObject(cluster, 'secrets', namespace, name))?.data?.['value'];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
-
-function hasValue(cluster: Cluster, namespace: string, name: string, expected: string) {
-  return async (): Promise<true | undefined> =>
-    (await valueIn(cluster, namespace, name)) === expected ? true : undefined;
-}
-
-function gone(cluster: Cluster, namespace: string, name: string) {
-  return async (): Promise<true | undefined> =>
-    (await getObject(cluster, 'secrets', namespace, name)) === undefined ? true : undefined;
 }
 
 /** Waits until the local queue and every remote queue have nothing left to do. */
@@ -127,7 +109,7 @@ test('push-to-clusters reaches the clusters its glob selects, with namespace glo
     home,
     'secrets',
     src,
-    secret('glob', 'v1', {
+    secretWithValue('glob', 'v1', {
       [native.pushToClusters]: 'edge-*',
       [native.pushTo]: `${prefix}-team-*`,
       [native.pushToSelector]: 'tier=gold',
@@ -178,7 +160,7 @@ test('"*" includes this cluster; leaving it deletes the local mirror and keeps t
     home,
     'secrets',
     src,
-    secret('everywhere', 'x', { [native.pushToClusters]: '*', [native.pushTo]: teamA }),
+    secretWithValue('everywhere', 'x', { [native.pushToClusters]: '*', [native.pushTo]: teamA }),
   );
   await eventually('home copy', hasValue(home, teamA, 'everywhere', 'x'), CONVERGE);
   await eventually('edge-a copy', hasValue(edgeA, teamA, 'everywhere', 'x'), CONVERGE);
@@ -206,7 +188,7 @@ test("a ClusterMirror with spec.clusters copies into the source's own namespace 
     home,
     'secrets',
     src,
-    secret('by-resource', 'r', { [native.pushToClusters]: 'edge-b', [native.pushTo]: teamA }),
+    secretWithValue('by-resource', 'r', { [native.pushToClusters]: 'edge-b', [native.pushTo]: teamA }),
   );
   const path = `/apis/nsync.dev/v1alpha1/clustermirrors/${prefix}-cm`;
   const created = await home.api('POST', '/apis/nsync.dev/v1alpha1/clustermirrors', {

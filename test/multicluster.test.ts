@@ -23,6 +23,7 @@ import {
   sharedCluster,
   uniqueName,
 } from './support/cluster.ts';
+import { gone, hasValue, valueIn } from './support/secret-values.ts';
 import { startNsync, type RunningNsync } from './support/nsync.ts';
 
 const CONVERGE = { timeoutMs: 150_000, intervalMs: 250 };
@@ -141,22 +142,6 @@ function sourceSecret(name: string, value: string, annotations: Record<string, s
   };
 }
 
-async function remoteValue(cluster: Cluster, namespace: string, name: string): Promise<string | undefined> {
-  const object = await getObject(cluster, 'secrets', namespace, name);
-  const value = object?.data?.['value'];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
-
-function hasValue(cluster: Cluster, namespace: string, name: string, expected: string) {
-  return async (): Promise<true | undefined> =>
-    (await remoteValue(cluster, namespace, name)) === expected ? true : undefined;
-}
-
-function gone(cluster: Cluster, namespace: string, name: string) {
-  return async (): Promise<true | undefined> =>
-    (await getObject(cluster, 'secrets', namespace, name)) === undefined ? true : undefined;
-}
-
 async function upMetric(cluster: string): Promise<number | undefined> {
   const text = await nsync.metrics.registry.getSingleMetricAsString('nsync_remote_cluster_up');
   const line = text
@@ -233,7 +218,7 @@ test('an object nsync does not own in a target cluster is left untouched and rep
       ),
     CONVERGE,
   );
-  assert.equal(await remoteValue(west, source, 'taken'), 'theirs');
+  assert.equal(await valueIn(west, source, 'taken'), 'theirs');
   const object = await getObject(west, 'secrets', source, 'taken');
   assert.equal(object?.metadata.labels?.[owned.managedByLabel], undefined);
 });
@@ -273,7 +258,7 @@ test('a context dropped from sync-contexts loses its copy; the other keeps it', 
     metadata: { annotations: { [kubed.syncContexts]: 'east' } },
   });
   await eventually('west copy deleted', gone(west, source, 'cert'), CONVERGE);
-  assert.equal(await remoteValue(east, eastNamespace, 'cert'), 'v2');
+  assert.equal(await valueIn(east, eastNamespace, 'cert'), 'v2');
 });
 
 test('a namespace created later in the target cluster gets its copy', async () => {
@@ -316,7 +301,7 @@ test('a target cluster that is down delays neither the local cluster nor the oth
       timeoutMs: 30_000,
     });
     assert.deepEqual(nsync.controller.readiness().ok, true);
-    assert.equal(await remoteValue(west, source, 'cert'), 'v3');
+    assert.equal(await valueIn(west, source, 'cert'), 'v3');
   } finally {
     await east.startApiServer();
   }
@@ -331,7 +316,7 @@ test('a target cluster that is down delays neither the local cluster nor the oth
 test('east works with namespaced rights only, and revoked credentials there delay nothing else', async () => {
   const wide = await east.apiAs(eastUser().token, 'GET', '/api/v1/secrets');
   assert.equal(wide.status, 403, 'no cluster-wide Secret list in east');
-  assert.equal(await remoteValue(east, eastNamespace, 'cert'), 'v3');
+  assert.equal(await valueIn(east, eastNamespace, 'cert'), 'v3');
 
   const revoked = await east.api(
     'DELETE',
@@ -351,7 +336,7 @@ test('east works with namespaced rights only, and revoked credentials there dela
         ),
       CONVERGE,
     );
-    assert.equal(await remoteValue(east, eastNamespace, 'cert'), 'v3');
+    assert.equal(await valueIn(east, eastNamespace, 'cert'), 'v3');
     assert.equal(nsync.controller.readiness().ok, true);
   } finally {
     await bindTargetRole();
@@ -378,5 +363,5 @@ test('deleting the source deletes its copies in every target cluster, also when 
     CONVERGE,
   );
   // Nothing unowned was touched.
-  assert.equal(await remoteValue(west, source, 'taken'), 'theirs');
+  assert.equal(await valueIn(west, source, 'taken'), 'theirs');
 });

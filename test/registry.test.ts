@@ -25,6 +25,7 @@ import {
   sharedCluster,
   uniqueName,
 } from './support/cluster.ts';
+import { hasValue, valueIn } from './support/secret-values.ts';
 import { startNsync, type RunningNsync } from './support/nsync.ts';
 
 const CONVERGE = { timeoutMs: 150_000, intervalMs: 250 };
@@ -140,17 +141,6 @@ function westKubeconfig(): string {
     '    user: west',
     '',
   ].join('\n');
-}
-
-async function remoteValue(cluster: Cluster, namespace: string, name: string): Promise<string | undefined> {
-  const object = await getObject(cluster, 'secrets', namespace, name);
-  const value = object?.data?.['value'];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
-
-function hasValue(cluster: Cluster, namespace: string, name: string, expected: string) {
-  return async (): Promise<true | undefined> =>
-    (await remoteValue(cluster, namespace, name)) === expected ? true : undefined;
 }
 
 async function setSourceValue(value: string): Promise<void> {
@@ -368,7 +358,7 @@ test('a deleted registration stops writes there and drops its metric series; its
     CONVERGE,
   );
   assert.equal(
-    await remoteValue(west, source, 'cert'),
+    await valueIn(west, source, 'cert'),
     'v3',
     'nothing writes to west any more; its copy is left',
   );
