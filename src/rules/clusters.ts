@@ -10,10 +10,16 @@
  * Pure: no I/O.
  */
 import { evaluateFilter, type FilterVerdict } from './filter.ts';
-import type { ClusterFilter, NamePattern, NamespaceFilter, PushRule, RuleProblem } from './model.ts';
+import type { ClusterFilter, NamespaceFilter, PushRule, RuleProblem } from './model.ts';
 import { formatOrigin } from './model.ts';
-import { compileGlob, compileNamespaceGlobList, MAX_PATTERN_ENTRIES, parsePatternList } from './patterns.ts';
-import { fail, ok, quote, type Result } from './result.ts';
+import {
+  compileNamespaceGlobList,
+  compileSplitGlobList,
+  parsePatternList,
+  type GlobAlphabet,
+  type NamespaceGlobList,
+} from './patterns.ts';
+import { fail, quote, type Result } from './result.ts';
 import { parseSelector } from './selectors.ts';
 import { readAnnotation } from './dialects/adapter.ts';
 import { native } from './markers.ts';
@@ -26,10 +32,7 @@ export interface ClusterInfo {
 }
 
 /** A cluster name glob list split into includes and `!` excludes. */
-export interface ClusterGlobList {
-  readonly includes: readonly NamePattern[];
-  readonly excludes: readonly NamePattern[];
-}
+export type ClusterGlobList = NamespaceGlobList;
 
 /**
  * Characters a cluster glob may hold: wider than the namespace alphabet, because a kubeconfig
@@ -37,45 +40,23 @@ export interface ClusterGlobList {
  * `admin@prod`; narrow enough that quotes, spaces and invisible characters (copy-paste accidents
  * that would match nothing) are refused. The CRDs' `spec.clusters.names` pattern is the same.
  */
-const CLUSTER_GLOB = /^[-a-zA-Z0-9_.:/@*?]+$/u;
+const CLUSTER_ALPHABET: GlobAlphabet = {
+  noun: 'cluster name',
+  valid: /^[-a-zA-Z0-9_.:/@*?]+$/u,
+  outside: (glob) =>
+    `pattern ${quote(glob)} can never match a cluster name nsync can be told: letters, digits, "-", "_", ".", ":", "/" and "@" (globs add "*" and "?")`,
+};
 
 /**
  * Compiles a cluster list such as `prod-*, !prod-legacy` with the native glob compiler (whole
  * name, linear time); `!` entries exclude.
  */
 export function compileClusterGlobList(text: string): Result<ClusterGlobList> {
-  const entries = parsePatternList(text);
-  if (entries.length > MAX_PATTERN_ENTRIES) {
-    return fail(
-      `the list has ${String(entries.length)} entries; the limit is ${String(MAX_PATTERN_ENTRIES)}`,
-    );
-  }
-  const includes: NamePattern[] = [];
-  const excludes: NamePattern[] = [];
-  const errors: string[] = [];
-  for (const entry of entries) {
-    const excluded = entry.startsWith('!');
-    const glob = excluded ? entry.slice(1).trim() : entry;
-    if (glob.length === 0) {
-      errors.push('"!" must be followed by the cluster name (or glob) to exclude');
-      continue;
-    }
-    const compiled = compileGlob(glob);
-    if (!compiled.ok) {
-      errors.push(compiled.error);
-    } else if (!CLUSTER_GLOB.test(glob)) {
-      errors.push(
-        `pattern ${quote(glob)} can never match a cluster name nsync can be told: letters, digits, "-", "_", ".", ":", "/" and "@" (globs add "*" and "?")`,
-      );
-    } else {
-      (excluded ? excludes : includes).push(compiled.value);
-    }
-  }
-  if (errors.length > 0) return fail(errors.slice(0, 3).join('; '));
-  if (excludes.some((pattern) => /^\*+$/u.test(pattern.text))) {
+  const compiled = compileSplitGlobList(text, CLUSTER_ALPHABET);
+  if (compiled.ok && compiled.value.excludes.some((pattern) => /^\*+$/u.test(pattern.text))) {
     return fail('the exclusion "!*" excludes every cluster, so the rule would reach none');
   }
-  return ok({ includes, excludes });
+  return compiled;
 }
 
 /**

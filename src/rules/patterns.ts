@@ -201,15 +201,22 @@ export interface NamespaceGlobList {
   readonly excludes: readonly NamePattern[];
 }
 
-/** Characters a namespace glob may hold: the namespace alphabet plus the two wildcards. */
-const NAMESPACE_GLOB = /^[-a-z0-9*?]+$/u;
+/** The names a split glob list is about: what a `!` must be followed by, and their alphabet. */
+export interface GlobAlphabet {
+  /** "namespace", "cluster name": named in the message of a bare `!`. */
+  readonly noun: string;
+  /** Characters a glob may hold: the names' alphabet plus the two wildcards. */
+  readonly valid: RegExp;
+  /** Why an entry outside the alphabet can never match. */
+  readonly outside: (glob: string) => string;
+}
 
 /**
- * Compiles a native namespace list such as `team-*, prod, !team-legacy`. Besides glob syntax it
- * rejects entries that can never match a namespace (uppercase, dots, `_` …), because a native
- * user who writes `Prod` or `team_*` wants to hear about it rather than get no mirrors.
+ * Compiles a list such as `team-*, prod, !team-legacy` into includes and `!` excludes. Besides
+ * glob syntax it rejects entries outside the names' alphabet, because a user who writes `Prod` or
+ * `team_*` for a namespace wants to hear about it rather than get no mirrors.
  */
-export function compileNamespaceGlobList(text: string): Result<NamespaceGlobList> {
+export function compileSplitGlobList(text: string, alphabet: GlobAlphabet): Result<NamespaceGlobList> {
   const entries = parsePatternList(text);
   if (entries.length > MAX_PATTERN_ENTRIES) {
     return fail(`the list has ${entries.length} entries; the limit is ${MAX_PATTERN_ENTRIES}`);
@@ -221,7 +228,7 @@ export function compileNamespaceGlobList(text: string): Result<NamespaceGlobList
     const excluded = entry.startsWith('!');
     const glob = excluded ? entry.slice(1).trim() : entry;
     if (glob.length === 0) {
-      errors.push('"!" must be followed by the namespace (or glob) to exclude');
+      errors.push(`"!" must be followed by the ${alphabet.noun} (or glob) to exclude`);
       continue;
     }
     const compiled = compileGlob(glob);
@@ -229,13 +236,24 @@ export function compileNamespaceGlobList(text: string): Result<NamespaceGlobList
       errors.push(compiled.error);
       continue;
     }
-    if (!NAMESPACE_GLOB.test(glob)) {
-      errors.push(
-        `pattern ${quote(glob)} can never match a namespace: namespace names have only lowercase letters, digits and "-" (globs add "*" and "?")`,
-      );
+    if (!alphabet.valid.test(glob)) {
+      errors.push(alphabet.outside(glob));
       continue;
     }
     (excluded ? excludes : includes).push(compiled.value);
   }
   return errors.length > 0 ? fail(joinErrors(errors)) : ok({ includes, excludes });
+}
+
+/** Namespace names: lowercase letters, digits and "-". */
+const NAMESPACE_ALPHABET: GlobAlphabet = {
+  noun: 'namespace',
+  valid: /^[-a-z0-9*?]+$/u,
+  outside: (glob) =>
+    `pattern ${quote(glob)} can never match a namespace: namespace names have only lowercase letters, digits and "-" (globs add "*" and "?")`,
+};
+
+/** Compiles a native namespace list such as `team-*, prod, !team-legacy`. */
+export function compileNamespaceGlobList(text: string): Result<NamespaceGlobList> {
+  return compileSplitGlobList(text, NAMESPACE_ALPHABET);
 }
