@@ -89,7 +89,19 @@ void describe('cluster selection annotations', () => {
     assert.match(bad.problems[0]?.message ?? '', /quotes/);
     assert.match(bad.problems[1]?.message ?? '', /selector/);
     assert.match(parseClusterAnnotations('!*', undefined).problems[0]?.message ?? '', /every cluster/);
-    assert.match(parseClusterAnnotations('prod, !', undefined).problems[0]?.message ?? '', /followed/);
+    assert.match(
+      parseClusterAnnotations('prod, !', undefined).problems[0]?.message ?? '',
+      /followed by the cluster name/,
+    );
+    // Wider than a namespace (contexts like arn:…/prod, admin@prod), but not every character: a "+" is refused.
+    assert.deepEqual(
+      parseClusterAnnotations('arn:aws:eks:eu-west-1:1:cluster/prod, admin@Prod_1', undefined).problems,
+      [],
+    );
+    assert.match(
+      parseClusterAnnotations('prod+eu', undefined).problems[0]?.message ?? '',
+      /can never match a cluster name/,
+    );
   });
 
   void test('read from annotations, remembered by text: the same answer as parsing', () => {
