@@ -158,13 +158,7 @@ const INLINE_REFUSED: Readonly<Record<'cluster' | 'user', readonly string[]>> = 
  * errors, which never quote a value.
  */
 export function inlineKubeconfig(text: string, where: string): ResolvedKubeconfig {
-  const merged: Merged = {
-    clusters: new Map(),
-    users: new Map(),
-    contexts: new Map(),
-    currentContext: undefined,
-    read: [],
-  };
+  const merged = emptyMerged();
   mergeDocument(merged, parseDocument(text, where), where, '');
   const contextName = merged.currentContext;
   if (contextName === undefined) throw new KubeconfigError(`${where} sets no current-context`);
@@ -310,15 +304,14 @@ function defaultChain(
   return home === undefined || home === '' ? [] : [{ path: join(home, '.kube', 'config'), required: false }];
 }
 
+/** Nothing read yet. */
+function emptyMerged(): Merged {
+  return { clusters: new Map(), users: new Map(), contexts: new Map(), currentContext: undefined, read: [] };
+}
+
 /** kubectl's merge: the first file that defines a name wins, and the first current-context set. */
 function mergeFiles(files: readonly { path: string; required: boolean }[]): Merged {
-  const merged: Merged = {
-    clusters: new Map(),
-    users: new Map(),
-    contexts: new Map(),
-    currentContext: undefined,
-    read: [],
-  };
+  const merged = emptyMerged();
   for (const { path, required } of files) {
     const document = readDocument(path, required);
     if (document === undefined) continue;
