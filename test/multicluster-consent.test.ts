@@ -420,6 +420,9 @@ test("the source team's annotation and Mirror reach east only once the operator'
 });
 
 test("the source team may not create a ClusterMirror, nor read, change or forge a registration in nsync's namespace", async () => {
+  const acceptedBefore = (await getObject(west, 'secrets', own, 'cluster-east'))?.metadata.annotations?.[
+    ACCEPT_FROM_ANNOTATION
+  ];
   const clusterMirror = {
     apiVersion: 'nsync.dev/v1alpha1',
     kind: 'ClusterMirror',
@@ -448,7 +451,13 @@ test("the source team may not create a ClusterMirror, nor read, change or forge 
   // The same token does write in its own namespace: the 403s are about where, not a broken token.
   assert.equal(await statusOf(west, sourceTeam, 'GET', `/api/v1/namespaces/${src}/secrets/pushed`), 200);
   const registered = await getObject(west, 'secrets', own, 'cluster-east');
-  assert.equal(registered?.metadata.annotations?.[ACCEPT_FROM_ANNOTATION], `${prefix}-elsewhere, ${src}`);
+  assert.equal(
+    registered?.metadata.annotations?.[ACCEPT_FROM_ANNOTATION],
+    acceptedBefore,
+    'consent unchanged',
+  );
+  assert.equal(await getObject(west, 'secrets', own, 'cluster-forged'), undefined);
+  assert.equal((await west.api('GET', `${NSYNC_API}/clustermirrors/${prefix}-forged`)).status, 404);
 });
 
 test("the target team refuses nsync's copy in east: later changes skip it, its rewrite stays, other namespaces still get them", async () => {
@@ -458,7 +467,7 @@ test("the target team refuses nsync's copy in east: later changes skip it, its r
   await eventually('team-b gets the change', hasValue(east, teamB, 'pushed', 'v2'), CONVERGE);
   const skipped = await eventually(
     'the refusal reported on the source in west',
-    eventOf('pushed', 'RemoteMirrorSkipped', new RegExp(`${teamA}/pushed carries ${owned.refuse}`)),
+    eventOf('pushed', 'MirrorRefused', new RegExp(`${teamA}/pushed carries ${owned.refuse}`)),
     CONVERGE,
   );
   assert.match(skipped.note, /^Cluster east: /);
@@ -475,10 +484,13 @@ test("the target team refuses nsync's copy in east: later changes skip it, its r
 });
 
 test('the target team deletes the refused object: the refusal is withdrawn and nsync copies the current content again', async () => {
+  const current = await valueIn(west, src, 'pushed');
+  assert.ok(current !== undefined);
+  assert.notEqual(await valueIn(east, teamA, 'pushed'), current, 'the refused object holds its own content');
   assert.equal(await statusOf(east, targetTeam, 'DELETE', `/api/v1/namespaces/${teamA}/secrets/pushed`), 200);
   await eventually(
-    'the copy re-created with the current content',
-    hasValue(east, teamA, 'pushed', 'v3'),
+    "the copy re-created with the source's current content",
+    hasValue(east, teamA, 'pushed', current),
     CONVERGE,
   );
   const copy = await getObject(east, 'secrets', teamA, 'pushed');
@@ -496,7 +508,7 @@ test("--target-consent in east: a namespace its platform admin has not annotated
     'target consent missing, reported on the source in west',
     eventOf(
       'pushed',
-      'RemoteMirrorSkipped',
+      'TargetConsentMissing',
       new RegExp(`Namespace ${teamC} does not accept mirrors from ${src}`),
     ),
     CONVERGE,
