@@ -20,6 +20,7 @@ import { after, before, test } from 'node:test';
 import { load, loadAll } from 'js-yaml';
 import type { ClusterStatusV1, MirrorStatusV1 } from '../src/api/types.ts';
 import { ACCEPT_FROM_ANNOTATION, native, owned } from '../src/rules/markers.ts';
+import { objectKey } from '../src/app/objects.ts';
 import type { RemoteCluster } from '../src/app/remote/cluster.ts';
 import { CLUSTER_LABEL } from '../src/app/remote/registration.ts';
 import { installCrds } from '../tools/controlplane/crds.ts';
@@ -41,6 +42,16 @@ import { startNsync, type RunningNsync } from './support/nsync.ts';
 const CONVERGE = { timeoutMs: 120_000, intervalMs: 250 };
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 const NSYNC_API = '/apis/nsync.dev/v1alpha1';
+/**
+ * A Secret value no other text contains, so the last test can prove none reached nsync's log or
+ * its Events.
+ */
+function secret(name: string): string {
+  return `${name}-${prefix}-value`;
+}
+/** Every token in this file: none may reach nsync's log. */
+const tokens: string[] = [];
+
 /** The Events of this nsync (it runs in this process): another file's nsync writes others. */
 const THIS_NSYNC = `${hostname()}-${String(process.pid)}`;
 
@@ -108,7 +119,9 @@ async function installTargetSide(): Promise<string> {
       `${object.kind} ${object.metadata.name}: ${JSON.stringify(answer.body)}`,
     );
   }
-  return (await east.serviceAccountIdentity('nsync-remote', 'nsync-remote')).token;
+  const { token } = await east.serviceAccountIdentity('nsync-remote', 'nsync-remote');
+  tokens.push(token);
+  return token;
 }
 
 /**
@@ -144,7 +157,9 @@ async function party(
       assert.equal(answer.status, 201, JSON.stringify(answer.body));
     }
   }
-  return (await cluster.serviceAccountIdentity(namespace, name)).token;
+  const { token } = await cluster.serviceAccountIdentity(namespace, name);
+  tokens.push(token);
+  return token;
 }
 
 /** The registration of east (token form): nsync's identity there, and whose pushes east accepts. */
@@ -354,12 +369,18 @@ test("the source team's annotation and Mirror reach east only once the operator'
     sourceTeam,
     'POST',
     `/api/v1/namespaces/${src}/secrets`,
-    secretWithValue('pushed', 'v1', {
+    secretWithValue('pushed', secret('v1'), {
       [native.pushToClusters]: 'east',
       [native.pushTo]: `${teamA}, ${teamB}`,
     }),
   );
-  await as(west, sourceTeam, 'POST', `/api/v1/namespaces/${src}/secrets`, secretWithValue('by-mirror', 'm1'));
+  await as(
+    west,
+    sourceTeam,
+    'POST',
+    `/api/v1/namespaces/${src}/secrets`,
+    secretWithValue('by-mirror', secret('m1')),
+  );
   await as(west, sourceTeam, 'POST', `${NSYNC_API}/namespaces/${src}/mirrors`, {
     apiVersion: 'nsync.dev/v1alpha1',
     kind: 'Mirror',
@@ -408,9 +429,9 @@ test("the source team's annotation and Mirror reach east only once the operator'
   await patchObject(west, registrationPath, {
     metadata: { annotations: { [ACCEPT_FROM_ANNOTATION]: `${prefix}-elsewhere, ${src}` } },
   });
-  await eventually('team-a copy', hasValue(east, teamA, 'pushed', 'v1'), CONVERGE);
-  await eventually('team-b copy', hasValue(east, teamB, 'pushed', 'v1'), CONVERGE);
-  await eventually("the Mirror's copy", hasValue(east, teamA, 'by-mirror', 'm1'), CONVERGE);
+  await eventually('team-a copy', hasValue(east, teamA, 'pushed', secret('v1')), CONVERGE);
+  await eventually('team-b copy', hasValue(east, teamB, 'pushed', secret('v1')), CONVERGE);
+  await eventually("the Mirror's copy", hasValue(east, teamA, 'by-mirror', secret('m1')), CONVERGE);
   assert.ok(eastStarts() > before, 'the accept-from change rebuilt east, no restart');
   const copy = await getObject(east, 'secrets', teamA, 'pushed');
   assert.ok(
@@ -463,8 +484,20 @@ test("the source team may not create a ClusterMirror, nor read, change or forge 
 test("the target team refuses nsync's copy in east: later changes skip it, its rewrite stays, other namespaces still get them", async () => {
   const copyPath = `/api/v1/namespaces/${teamA}/secrets/pushed`;
   await as(east, targetTeam, 'PATCH', copyPath, { metadata: { annotations: { [owned.refuse]: 'true' } } });
-  await sourceTeamSets('pushed', 'v2');
-  await eventually('team-b gets the change', hasValue(east, teamB, 'pushed', 'v2'), CONVERGE);
+  // The source changes only once nsync has seen the refusal: this tests the refusal, not a race
+  // between two teams' writes.
+  await eventually(
+    "the refusal in nsync's cache of east",
+    () =>
+      nsync.controller.remotes
+        .find((remote) => remote.name === 'east')
+        ?.mirrors.Secret.get(objectKey(teamA, 'pushed'))?.annotations[owned.refuse] === 'true'
+        ? true
+        : undefined,
+    CONVERGE,
+  );
+  await sourceTeamSets('pushed', secret('v2'));
+  await eventually('team-b gets the change', hasValue(east, teamB, 'pushed', secret('v2')), CONVERGE);
   const skipped = await eventually(
     'the refusal reported on the source in west',
     eventOf('pushed', 'MirrorRefused', new RegExp(`${teamA}/pushed carries ${owned.refuse}`)),
@@ -472,15 +505,19 @@ test("the target team refuses nsync's copy in east: later changes skip it, its r
   );
   assert.match(skipped.note, /^Cluster east: /);
   await allIdle();
-  assert.equal(await valueIn(east, teamA, 'pushed'), 'v1', 'the refused copy is not updated');
+  assert.equal(await valueIn(east, teamA, 'pushed'), secret('v1'), 'the refused copy is not updated');
 
   // The target team rewrites its object; a later change of the source passes it by again.
-  await as(east, targetTeam, 'PATCH', copyPath, { data: { value: b64('ours') } });
-  await sourceTeamSets('pushed', 'v3');
-  await eventually('team-b gets the next change', hasValue(east, teamB, 'pushed', 'v3'), CONVERGE);
+  await as(east, targetTeam, 'PATCH', copyPath, { data: { value: b64(secret('ours')) } });
+  await sourceTeamSets('pushed', secret('v3'));
+  await eventually('team-b gets the next change', hasValue(east, teamB, 'pushed', secret('v3')), CONVERGE);
   await allIdle();
-  assert.equal(await valueIn(east, teamA, 'pushed'), 'ours', "the team's rewrite is not reverted");
-  assert.equal(await valueIn(east, teamA, 'by-mirror'), 'm1', "the Mirror's copy beside it is untouched");
+  assert.equal(await valueIn(east, teamA, 'pushed'), secret('ours'), "the team's rewrite is not reverted");
+  assert.equal(
+    await valueIn(east, teamA, 'by-mirror'),
+    secret('m1'),
+    "the Mirror's copy beside it is untouched",
+  );
 });
 
 test('the target team deletes the refused object: the refusal is withdrawn and nsync copies the current content again', async () => {
@@ -495,12 +532,16 @@ test('the target team deletes the refused object: the refusal is withdrawn and n
   );
   const copy = await getObject(east, 'secrets', teamA, 'pushed');
   assert.equal(copy?.metadata.annotations?.[owned.refuse], undefined, 'a fresh copy, not refused');
-  await sourceTeamSets('pushed', 'v4');
-  await eventually('managed again: the next change arrives', hasValue(east, teamA, 'pushed', 'v4'), CONVERGE);
+  await sourceTeamSets('pushed', secret('v4'));
+  await eventually(
+    'managed again: the next change arrives',
+    hasValue(east, teamA, 'pushed', secret('v4')),
+    CONVERGE,
+  );
 });
 
 test("--target-consent in east: a namespace its platform admin has not annotated gets nothing; the admin's accept-from lets the copy in, withdrawing it deletes the copy", async () => {
-  await sourceTeamSets('pushed', 'v5');
+  await sourceTeamSets('pushed', secret('v5'));
   await as(west, sourceTeam, 'PATCH', `/api/v1/namespaces/${src}/secrets/pushed`, {
     metadata: { annotations: { [native.pushTo]: `${teamA}, ${teamB}, ${teamC}` } },
   });
@@ -514,7 +555,7 @@ test("--target-consent in east: a namespace its platform admin has not annotated
     CONVERGE,
   );
   assert.match(skipped.note, /^Cluster east: /);
-  await eventually('team-a is served meanwhile', hasValue(east, teamA, 'pushed', 'v5'), CONVERGE);
+  await eventually('team-a is served meanwhile', hasValue(east, teamA, 'pushed', secret('v5')), CONVERGE);
   await allIdle();
   assert.equal(
     await getObject(east, 'secrets', teamC, 'pushed'),
@@ -529,7 +570,7 @@ test("--target-consent in east: a namespace its platform admin has not annotated
   await as(east, platformAdmin, 'PATCH', `/api/v1/namespaces/${teamC}`, consent);
   await eventually(
     'team-c copy once its namespace consents',
-    hasValue(east, teamC, 'pushed', 'v5'),
+    hasValue(east, teamC, 'pushed', secret('v5')),
     CONVERGE,
   );
 
@@ -537,5 +578,29 @@ test("--target-consent in east: a namespace its platform admin has not annotated
     metadata: { annotations: { [ACCEPT_FROM_ANNOTATION]: `!${src}` } },
   });
   await eventually('team-c copy deleted once consent is withdrawn', gone(east, teamC, 'pushed'), CONVERGE);
-  assert.equal(await valueIn(east, teamA, 'pushed'), 'v5', 'the other namespaces keep theirs');
+  assert.equal(await valueIn(east, teamA, 'pushed'), secret('v5'), 'the other namespaces keep theirs');
+});
+
+test("no Secret value reaches nsync's log or its Events, and no token its log", async () => {
+  const log = nsync.logs.join('\n');
+  assert.ok(nsync.logs.length > 0);
+  const answer = await west.api<{ items: { note?: string; reportingInstance?: string }[] }>(
+    'GET',
+    `/apis/events.k8s.io/v1/namespaces/${src}/events`,
+  );
+  const notes = answer.body.items
+    .filter((event) => event.reportingInstance === THIS_NSYNC)
+    .map((event) => event.note ?? '');
+  assert.ok(notes.length >= 4, 'the Events above were read');
+  for (const value of ['v1', 'v2', 'v3', 'v4', 'v5', 'm1', 'ours'].map(secret)) {
+    for (const text of [value, b64(value)]) {
+      assert.ok(!log.includes(text), 'a Secret value was logged');
+      assert.ok(!notes.some((note) => note.includes(text)), 'a Secret value is in an Event');
+    }
+  }
+  assert.equal(tokens.length, 4, "nsync's identity in east and the three parties");
+  for (const token of tokens) {
+    assert.ok(!log.includes(token), 'a token was logged');
+    assert.ok(!log.includes(b64(token)), 'a token was logged base64-encoded');
+  }
 });
