@@ -35,6 +35,7 @@ import type { Metrics } from '../metrics.ts';
 import type { CachedMirror, MirrorResources } from '../mirror-resources.ts';
 import { remoteClusterStatus, withResourceRules } from '../resource-status.ts';
 import type { ClusterStatuses } from './cluster-statuses.ts';
+import { skipEvents } from './skip-events.ts';
 import { objectKey, parseSourceQueueKey, sourceQueueKey, toNamespaceInfo, toObjectMeta } from '../objects.ts';
 import type { SourceReader } from '../sources.ts';
 
@@ -619,23 +620,8 @@ export class RemoteCluster {
         skipped.push(decision);
       }
     }
-    // One Event per reason: a rule over every namespace of a cluster must not say it per namespace.
-    for (const [, found] of Map.groupBy(skipped, (decision) => decision.code)) {
-      const [first] = found;
-      if (first === undefined) continue;
-      const where = found
-        .slice(0, 10)
-        .map((decision) => `${decision.namespace}/${decision.name}`)
-        .join(', ');
-      this.deps.events.emit(subject, {
-        type: 'Warning',
-        reason: 'RemoteMirrorSkipped',
-        action: 'Mirror',
-        note:
-          found.length === 1
-            ? `Cluster ${cluster}: ${first.message}`
-            : `Cluster ${cluster}: ${String(found.length)} targets skipped (${first.code}): ${where}${found.length > 10 ? ', …' : ''}. ${first.message}`,
-      });
+    for (const { reason, note } of skipEvents(cluster, skipped)) {
+      this.deps.events.emit(subject, { type: 'Warning', reason, action: 'Mirror', note });
     }
     const kubedTarget = this.access.namespace ?? key.namespace;
     if (
