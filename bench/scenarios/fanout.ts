@@ -5,7 +5,8 @@
  * nsync is judged against the better of the two. One long-lived nsync process (as in production) serves every round;
  * it is idle while the floor runs, so the API server has the same watchers in both measurements
  * and only the writer differs. Both sides warm up once before anything is timed; rounds
- * interleave floor and nsync so that background load on the machine hits both.
+ * interleave floor and nsync so that background load on the machine hits both, and the order
+ * within a round rotates so that a phase of the API server's own does not always hit one side.
  *
  * nsync's time runs from the source write's acknowledgement to the watch event of the last mirror
  * carrying the expected content hash; the data of every mirror is then checked with one LIST. The
@@ -74,6 +75,12 @@ export interface NsyncFanout {
   readonly distinctHashes: { readonly create: number; readonly update: number };
   /** Mirrors whose data (read with one LIST after the timed part) equals the source's. */
   readonly dataCheck: { readonly checked: number; readonly wrong: number };
+}
+
+/** `items` rotated left by `by`: round r starts with the r-th contestant. */
+function rotated<T>(items: readonly T[], by: number): T[] {
+  const shift = items.length === 0 ? 0 : by % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
 /** One round: the floors' runs and an nsync fan-out, back to back. */
@@ -381,14 +388,22 @@ export async function runFanout(context: Context): Promise<FanoutResult> {
     const played: { floors: Map<FloorKind, FloorRun>; nsync: NsyncFanout }[] = [];
     for (let r = 0; r < rounds; r += 1) {
       const floors = new Map<FloorKind, FloorRun>();
-      for (const writer of writers) {
-        const best = bestOf.get(writer.kind) ?? { createConcurrency: 16, updateConcurrency: 16 };
+      let fanout: NsyncFanout | undefined;
+      // The order rotates from round to round: the API server has phases of its own (in a fixed
+      // order nsync, always last, met one in rounds 4-5 of every run: twice the API server's CPU
+      // for the same 1,000 creates), and a fixed order hands such a phase to the same side every time.
+      for (const turn of rotated([...writers, 'nsync' as const], r)) {
+        if (turn === 'nsync') {
+          fanout = await nsyncFanout(admin, info, running, watch, namespaces, `s1-r${String(r)}`);
+          continue;
+        }
+        const best = bestOf.get(turn.kind) ?? { createConcurrency: 16, updateConcurrency: 16 };
         floors.set(
-          writer.kind,
-          await floor(writer, `floor-r${String(r)}`, best.createConcurrency, best.updateConcurrency),
+          turn.kind,
+          await floor(turn, `floor-r${String(r)}`, best.createConcurrency, best.updateConcurrency),
         );
       }
-      const fanout = await nsyncFanout(admin, info, running, watch, namespaces, `s1-r${String(r)}`);
+      if (fanout === undefined) throw new Error('S1: a round without nsync');
       played.push({ floors, nsync: fanout });
       const complete = fanout.create.done && fanout.update.done ? '' : ' — INCOMPLETE';
       const floorsSay = [...floors.values()]
