@@ -138,6 +138,12 @@ export const OPTIONS = [
     help: 'kubeconfig whose contexts are the target clusters of kubed’s sync-contexts (needs --cluster-name)',
   },
   {
+    flag: 'remote-kubeconfig-check-period',
+    type: 'string',
+    default: '10s',
+    help: 'how often --remote-kubeconfig is read again: a changed context is rebuilt without a restart',
+  },
+  {
     flag: 'registered-clusters',
     type: 'boolean',
     default: 'false',
@@ -233,6 +239,11 @@ export interface Config {
    * (docs/adr/0018); '' = cross-cluster sync is off and `sync-contexts` is reported unsupported.
    */
   readonly remoteKubeconfig: string;
+  /**
+   * `--remote-kubeconfig-check-period`: the file is read again this often and a changed context
+   * rebuilt (docs/adr/0028); polling sees the kubelet's symlink swap, which a file watch can miss.
+   */
+  readonly remoteKubeconfigCheckMs: number;
   /**
    * `--registered-clusters`: Secrets labelled `nsync.dev/cluster` in `ownNamespace` are target
    * clusters, added, rebuilt and removed while nsync runs (docs/adr/0021).
@@ -467,6 +478,7 @@ export function parseConfig(
     identity: raw('identity').trim() || env['POD_NAME'] || `${hostname()}-${String(process.pid)}`,
     clusterName: raw('cluster-name').trim(),
     remoteKubeconfig,
+    remoteKubeconfigCheckMs: duration('remote-kubeconfig-check-period'),
     registeredClusters,
     adoptReplicatorReplicas: bool('adopt-replicator-replicas'),
     targetConsent: bool('target-consent'),
