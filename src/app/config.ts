@@ -253,6 +253,8 @@ export interface Config {
   readonly targetConsent: boolean;
   /** nsync's own namespace ('' when unknown) and whether pushes may land there. */
   readonly ownNamespace: string;
+  /** $POD_UID: the uid of nsync's Pod, for Events about the process itself ('' when unknown). */
+  readonly podUid: string;
   readonly mirrorIntoOwnNamespace: boolean;
   readonly neverCopyKeys: readonly string[];
   readonly allowCopyKeys: readonly string[];
@@ -483,6 +485,7 @@ export function parseConfig(
     adoptReplicatorReplicas: bool('adopt-replicator-replicas'),
     targetConsent: bool('target-consent'),
     ownNamespace,
+    podUid: env['POD_UID'] ?? '',
     mirrorIntoOwnNamespace: bool('mirror-into-own-namespace'),
     neverCopyKeys: keyGlobs('never-copy-keys'),
     allowCopyKeys: keyGlobs('allow-copy-keys'),

@@ -228,7 +228,7 @@ export class Controller {
                   kind: 'Pod',
                   namespace: config.ownNamespace,
                   name: config.identity,
-                  uid: process.env['POD_UID'] ?? '',
+                  uid: config.podUid,
                 },
           events: this.deps.events,
           metrics,
