@@ -61,11 +61,10 @@ export class RemoteKubeconfigReloader {
   constructor(options: ReloaderOptions) {
     this.options = options;
     this.running = new Map(options.initial.map((context) => [context.context, context.fingerprint]));
-    try {
-      this.applied = contentHash(options.path);
-    } catch {
-      this.applied = undefined;
-    }
+    // The content the initial contexts came from is not known (the file may have been swapped since
+    // the caller read it): the first check parses the file and compares fingerprints, so a swap in
+    // between is applied and an unchanged file touches nothing.
+    this.applied = undefined;
     options.metrics.remoteKubeconfigLastReload.set(Date.now() / 1000);
   }
 
