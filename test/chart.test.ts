@@ -298,6 +298,7 @@ test('the defaults render the controller, its RBAC, Service and PodDisruptionBud
     [
       ['POD_NAMESPACE', 'metadata.namespace'],
       ['POD_NAME', 'metadata.name'],
+      ['POD_UID', 'metadata.uid'],
     ],
   );
   assert.deepEqual(container.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
@@ -512,6 +513,31 @@ test('registered clusters: off by default; on, the flag and a Role that only rea
   );
 });
 
+test('the remote kubeconfig Secret is mounted as a directory (no subPath: the kubelet must be able to swap the file)', () => {
+  const rendered = render('nsync', 'nsync', [
+    '--set',
+    'nsync.remoteKubeconfigSecret=fleet,nsync.clusterName=home',
+  ]);
+  const { deployment, container } = deploymentOf(rendered);
+  const spec = deployment.spec.template.spec as unknown as {
+    volumes: { name: string; secret?: { secretName: string } }[];
+    containers: { volumeMounts: { name: string; mountPath: string; subPath?: string }[] }[];
+  };
+  const mount = spec.containers[0]?.volumeMounts.find((entry) => entry.name === 'remote-kubeconfig');
+  assert.deepEqual(mount && { mountPath: mount.mountPath, subPath: mount.subPath }, {
+    mountPath: '/etc/nsync/remote',
+    subPath: undefined,
+  });
+  assert.equal(
+    spec.volumes.find((volume) => volume.name === 'remote-kubeconfig')?.secret?.secretName,
+    'fleet',
+  );
+  const { argv, env } = commandLine(container, 'nsync');
+  const config = parseConfig(argv, env);
+  assert.equal(config.remoteKubeconfig, '/etc/nsync/remote/kubeconfig');
+  assert.equal(config.remoteKubeconfigCheckMs, 10_000);
+});
+
 test('one replica without leader election has no Lease Role and no PodDisruptionBudget', () => {
   const rendered = render('nsync', 'nsync', ['--set', 'replicas=1,nsync.leaderElect=false']);
   assert.deepEqual(rendered.kinds(), [
@@ -539,6 +565,7 @@ const METRICS = [
   'nsync_watch_restarts_total',
   'nsync_watch_last_event_timestamp_seconds',
   'nsync_leader',
+  'nsync_remote_kubeconfig_reload_errors_total',
   'nsync_build_info',
 ];
 /** Metric names a PromQL expression uses, histogram suffixes removed. */
@@ -574,6 +601,7 @@ test('monitoring objects: ServiceMonitor, PrometheusRule alerts and the Grafana 
     'NsyncMirrorsInConflict',
     'NsyncNoLeader',
     'NsyncReconcileErrors',
+    'NsyncRemoteKubeconfigRefused',
     'NsyncWatchStale',
   ]);
   assert.match(
@@ -589,6 +617,11 @@ test('monitoring objects: ServiceMonitor, PrometheusRule alerts and the Grafana 
   );
   assert.match(alerts.get('NsyncNoLeader')?.expr ?? '', /max\(nsync_leader\{.*\}\) == 0/);
   assert.equal(alerts.get('NsyncNoLeader')?.for, '5m');
+  assert.match(
+    alerts.get('NsyncRemoteKubeconfigRefused')?.expr ?? '',
+    /increase\(nsync_remote_kubeconfig_reload_errors_total\{.*\}\[5m\]\)\) > 0/,
+  );
+  assert.equal(alerts.get('NsyncRemoteKubeconfigRefused')?.for, '15m');
   for (const alert of alerts.values()) {
     assert.match(alert.expr, /job="nsync",namespace="nsync"/, `${alert.alert} selects this release`);
     for (const name of metricsIn(alert.expr))

@@ -138,6 +138,12 @@ export const OPTIONS = [
     help: 'kubeconfig whose contexts are the target clusters of kubed’s sync-contexts (needs --cluster-name)',
   },
   {
+    flag: 'remote-kubeconfig-check-period',
+    type: 'string',
+    default: '10s',
+    help: 'how often --remote-kubeconfig is read again: a changed context is rebuilt without a restart',
+  },
+  {
     flag: 'registered-clusters',
     type: 'boolean',
     default: 'false',
@@ -234,6 +240,11 @@ export interface Config {
    */
   readonly remoteKubeconfig: string;
   /**
+   * `--remote-kubeconfig-check-period`: the file is read again this often and a changed context
+   * rebuilt (docs/adr/0028); polling sees the kubelet's symlink swap, which a file watch can miss.
+   */
+  readonly remoteKubeconfigCheckMs: number;
+  /**
    * `--registered-clusters`: Secrets labelled `nsync.dev/cluster` in `ownNamespace` are target
    * clusters, added, rebuilt and removed while nsync runs (docs/adr/0021).
    */
@@ -242,6 +253,8 @@ export interface Config {
   readonly targetConsent: boolean;
   /** nsync's own namespace ('' when unknown) and whether pushes may land there. */
   readonly ownNamespace: string;
+  /** $POD_UID: the uid of nsync's Pod, for Events about the process itself ('' when unknown). */
+  readonly podUid: string;
   readonly mirrorIntoOwnNamespace: boolean;
   readonly neverCopyKeys: readonly string[];
   readonly allowCopyKeys: readonly string[];
@@ -467,10 +480,12 @@ export function parseConfig(
     identity: raw('identity').trim() || env['POD_NAME'] || `${hostname()}-${String(process.pid)}`,
     clusterName: raw('cluster-name').trim(),
     remoteKubeconfig,
+    remoteKubeconfigCheckMs: duration('remote-kubeconfig-check-period'),
     registeredClusters,
     adoptReplicatorReplicas: bool('adopt-replicator-replicas'),
     targetConsent: bool('target-consent'),
     ownNamespace,
+    podUid: env['POD_UID'] ?? '',
     mirrorIntoOwnNamespace: bool('mirror-into-own-namespace'),
     neverCopyKeys: keyGlobs('never-copy-keys'),
     allowCopyKeys: keyGlobs('allow-copy-keys'),

@@ -15,7 +15,9 @@ import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { reconcile, type ReconcileDeps } from './reconcile.ts';
 import { RemoteCluster, type RemoteAccess } from './remote/cluster.ts';
+import { RemoteKubeconfigReloader } from './remote/kubeconfig-reloader.ts';
 import { ClusterRegistry } from './remote/registry.ts';
+import type { FingerprintedContext } from '../kube/kubeconfig.ts';
 import { ClusterStatuses } from './remote/cluster-statuses.ts';
 import { sourceQueueKey } from './objects.ts';
 import { SourceReader } from './sources.ts';
@@ -80,8 +82,9 @@ export class Controller {
   private readonly elector: LeaderElector | undefined;
   private readonly deps: ReconcileDeps;
   /**
-   * One pipeline per remote cluster (docs/adr/0018), by name: the contexts of --remote-kubeconfig,
-   * fixed, and registered clusters (docs/adr/0021), which come and go while nsync runs.
+   * One pipeline per remote cluster (docs/adr/0018), by name: the contexts of --remote-kubeconfig
+   * (kept in step with the file, docs/adr/0028) and registered clusters (docs/adr/0021); both come
+   * and go while nsync runs.
    */
   private readonly pipelines = new Map<string, RemotePipeline>();
   /** Pipelines stopped while nsync runs, until their in-flight work has finished. */
@@ -90,6 +93,8 @@ export class Controller {
   private readonly remoteNames = new Set<string>();
   /** Watches the registration Secrets; undefined without --registered-clusters. */
   readonly registry: ClusterRegistry | undefined;
+  /** Reads --remote-kubeconfig again while nsync runs; undefined without its contexts. */
+  readonly reloader: RemoteKubeconfigReloader | undefined;
   /** What each remote pipeline found per ClusterMirror and Mirror, for their status.clusters. */
   private readonly clusterStatuses = new ClusterStatuses();
   private readonly abort = new AbortController();
@@ -102,7 +107,8 @@ export class Controller {
   /**
    * `remotes`: the contexts of --remote-kubeconfig, connected (remote/connect.ts); their transports
    * stay the caller's. `userAgent`: for the transports of registered clusters, which are this
-   * Controller's.
+   * Controller's. `contexts`: the resolved contexts `remotes` were built from; given, the file is
+   * read again every `config.remoteKubeconfigCheckMs` and this Controller owns those transports.
    */
   constructor(
     config: Config,
@@ -111,6 +117,7 @@ export class Controller {
     metrics: Metrics,
     remotes: readonly RemoteAccess[] = [],
     userAgent = 'nsync',
+    contexts?: readonly FingerprintedContext[],
   ) {
     this.config = config;
     this.log = log;
@@ -177,29 +184,59 @@ export class Controller {
     this.leading = new Promise<boolean>((resolve) => {
       this.lead = resolve;
     });
-    for (const access of remotes) this.addRemote(access, false);
+    const reloading = contexts !== undefined && config.remoteKubeconfig !== '';
+    for (const access of remotes) this.addRemote(access, reloading);
     metrics.observeRemote(() => this.remotes.map((remote) => ({ name: remote.name, up: remote.up })));
+    // The registry reads this object at every apply: a reload replaces its contexts.
+    const known: { local: URL; contexts: readonly { name: string; server: URL }[] } = {
+      local: transport.server,
+      contexts: remotes.map((remote) => ({ name: remote.name, server: remote.transport.server })),
+    };
+    const host = {
+      addRemote: (access: RemoteAccess) => {
+        this.addRemote(access, true);
+      },
+      removeRemote: (name: string) => {
+        this.removeRemote(name);
+      },
+    };
     this.registry = config.registeredClusters
       ? new ClusterRegistry({
           transport,
           namespace: config.ownNamespace,
-          known: {
-            local: transport.server,
-            contexts: remotes.map((remote) => ({ name: remote.name, server: remote.transport.server })),
-          },
+          known,
           userAgent,
           events: this.deps.events,
           log,
-          host: {
-            addRemote: (access) => {
-              this.addRemote(access, true);
-            },
-            removeRemote: (name) => {
-              this.removeRemote(name);
-            },
-          },
+          host,
           onWatchRestart: (reason) => {
             metrics.watchRestarts.inc({ resource: 'secrets (cluster registrations)', reason });
+          },
+        })
+      : undefined;
+    this.reloader = reloading
+      ? new RemoteKubeconfigReloader({
+          path: config.remoteKubeconfig,
+          localServer: transport.server,
+          periodMs: config.remoteKubeconfigCheckMs,
+          userAgent,
+          initial: contexts,
+          eventSubject:
+            config.ownNamespace === ''
+              ? undefined
+              : {
+                  kind: 'Pod',
+                  namespace: config.ownNamespace,
+                  name: config.identity,
+                  uid: config.podUid,
+                },
+          events: this.deps.events,
+          metrics,
+          log,
+          host,
+          contextsChanged: async (current) => {
+            known.contexts = current;
+            await this.registry?.recheck();
           },
         })
       : undefined;
@@ -301,12 +338,14 @@ export class Controller {
     // cache and for leadership, and the local loop never waits for any of them.
     for (const pipeline of this.pipelines.values()) this.startPipeline(pipeline);
     const registry = this.registry?.run(signal);
+    const reloader = this.reloader?.run(signal);
     try {
       await this.runLocal(signal, caches, this.lead);
     } finally {
       this.lead(false);
     }
     await registry;
+    await reloader;
     await Promise.all([...this.pipelines.values()].map((pipeline) => pipeline.run ?? Promise.resolve()));
     await Promise.all(this.draining);
     for (const pipeline of this.pipelines.values()) if (pipeline.ownsTransport) pipeline.transport.close();

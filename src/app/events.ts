@@ -14,7 +14,8 @@ import type { Metrics } from './metrics.ts';
 
 /** The object an Event is about. */
 export interface EventSubject {
-  readonly kind: Kind | 'ClusterMirror' | 'Mirror';
+  /** 'Pod': nsync's own, for what concerns the process (its --remote-kubeconfig file). */
+  readonly kind: Kind | 'ClusterMirror' | 'Mirror' | 'Pod';
   /** The object's apiVersion. @default 'v1' */
   readonly apiVersion?: string;
   readonly namespace: string;
@@ -138,7 +139,9 @@ export class EventRecorder {
         apiVersion:
           subject.kind === 'ClusterMirror' || subject.kind === 'Mirror'
             ? (subject.apiVersion ?? 'nsync.dev/v1alpha1')
-            : apiVersionOf(subject.kind),
+            : subject.kind === 'Pod'
+              ? 'v1'
+              : apiVersionOf(subject.kind),
         kind: subject.kind,
         namespace: subject.namespace,
         name: subject.name,

@@ -45,6 +45,9 @@ export class Metrics {
   readonly remoteWrites: Counter<'cluster' | 'verb' | 'outcome'>;
   readonly remoteErrors: Counter<'cluster'>;
   readonly remoteLastSync: Gauge<'cluster'>;
+  /** `--remote-kubeconfig` reloads (docs/adr/0028): failures, and when the file last applied. */
+  readonly remoteKubeconfigReloadErrors: Counter;
+  readonly remoteKubeconfigLastReload: Gauge;
   private remoteClusters: (() => readonly { readonly name: string; readonly up: boolean }[]) | undefined;
   private readonly mirrorsBySource = new Map<string, Readonly<Record<MirrorState, number>>>();
   private readonly problemsSeen = new Set<string>();
@@ -87,6 +90,16 @@ export class Metrics {
       name: 'nsync_remote_last_sync_timestamp_seconds',
       help: 'Per remote cluster: Unix time of the last reconcile that completed without error.',
       labelNames: ['cluster'],
+      registers,
+    });
+    this.remoteKubeconfigReloadErrors = new Counter({
+      name: 'nsync_remote_kubeconfig_reload_errors_total',
+      help: 'Reads of a changed --remote-kubeconfig that were refused (unreadable, invalid, or a context that cannot connect); the running clusters were kept.',
+      registers,
+    });
+    this.remoteKubeconfigLastReload = new Gauge({
+      name: 'nsync_remote_kubeconfig_last_reload_success_timestamp_seconds',
+      help: 'Unix time at which --remote-kubeconfig was last read and applied without error (at start, then at every change).',
       registers,
     });
     this.reconcileTotal = new Counter({

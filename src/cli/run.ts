@@ -4,7 +4,7 @@
  * a fatal error, 2 on bad configuration, 3 when leadership was lost (Kubernetes restarts it as a
  * standby), 70 on a bug: an unhandled rejection or uncaught exception (./crash.ts).
  */
-import { connectRemoteClusters } from '../app/remote/connect.ts';
+import { connectContexts, resolveRemoteContexts } from '../app/remote/connect.ts';
 import type { RemoteAccess } from '../app/remote/cluster.ts';
 import { parseConfig, ConfigError, type Config } from '../app/config.ts';
 import { Controller } from '../app/controller.ts';
@@ -12,7 +12,13 @@ import { describeError } from '../app/events.ts';
 import { serveHealth } from '../app/health.ts';
 import { createLogger } from '../app/log.ts';
 import { Metrics } from '../app/metrics.ts';
-import { KubeconfigError, loadKubeConfig, Transport, type ResolvedKubeconfig } from '../kube/transport.ts';
+import {
+  KubeconfigError,
+  loadKubeConfig,
+  Transport,
+  type FingerprintedContext,
+  type ResolvedKubeconfig,
+} from '../kube/transport.ts';
 import { exitOnBug } from './crash.ts';
 import { VERSION } from './version.ts';
 
@@ -55,14 +61,11 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
   });
   const metrics = new Metrics(VERSION);
   let remotes: RemoteAccess[] = [];
+  let contexts: FingerprintedContext[] | undefined;
   if (config.remoteKubeconfig !== '') {
     try {
-      remotes = await connectRemoteClusters(
-        config.remoteKubeconfig,
-        transport.server,
-        log,
-        `nsync/${VERSION} (${config.identity})`,
-      );
+      contexts = resolveRemoteContexts(config.remoteKubeconfig, transport.server, log);
+      remotes = await connectContexts(contexts, `nsync/${VERSION} (${config.identity})`);
     } catch (error) {
       transport.close();
       if (error instanceof KubeconfigError) {
@@ -79,6 +82,7 @@ export async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv
     metrics,
     remotes,
     `nsync/${VERSION} (${config.identity})`,
+    contexts,
   );
   const server = await serveHealth(config.listen, metrics, controller);
   const address = server.address();

@@ -9,6 +9,7 @@
  * (auth-provider plugins, proxy-url, impersonation) are handed to client-node, imported only then
  * (./kubeconfig-fallback.ts).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Agent } from 'node:http';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
@@ -95,6 +96,55 @@ const EXEC_API_VERSIONS = new Set([
  */
 export function kubeconfigContexts(path: string): string[] {
   return [...mergeFiles([{ path, required: true }]).contexts.keys()];
+}
+
+/** One context of a kubeconfig file, resolved, with a fingerprint of everything that shapes it. */
+export interface FingerprintedContext {
+  readonly context: string;
+  readonly config: ResolvedKubeconfig;
+  /**
+   * SHA-256 over the context's entry and its cluster's and user's entries (server, CA,
+   * credentials, namespace, and the file relative paths are read from): equal means the same
+   * connection. Compared, never logged.
+   */
+  readonly fingerprint: string;
+}
+
+/**
+ * Every context of one kubeconfig file, resolved from a single read (a file swapped between two
+ * reads could otherwise mix old and new contexts): `--remote-kubeconfig` at start and at every
+ * reload (docs/adr/0028). Throws KubeconfigError naming the file and context, never a value.
+ */
+export function loadEachContext(
+  path: string,
+  environment: KubeconfigEnvironment = {},
+): FingerprintedContext[] {
+  const env = environment.env ?? process.env;
+  const now = environment.now ?? Date.now;
+  const merged = mergeFiles([{ path, required: true }]);
+  return [...merged.contexts.values()].map((context) => {
+    const fields = new Fields(context.body, `context "${context.name}"`);
+    const cluster = merged.clusters.get(fields.string('cluster') ?? '');
+    const userName = fields.string('user');
+    const user = userName === undefined ? undefined : merged.users.get(userName);
+    const fingerprint = createHash('sha256')
+      .update(
+        JSON.stringify([
+          context.name,
+          context.body,
+          cluster?.body ?? null,
+          cluster?.file ?? null,
+          user?.body ?? null,
+          user?.file ?? null,
+        ]),
+      )
+      .digest('hex');
+    return {
+      context: context.name,
+      config: resolveContext(merged, context.name, path, env, now),
+      fingerprint,
+    };
+  });
 }
 
 /** Loads the kubeconfig as kubectl would and resolves its current (or the given) context. */

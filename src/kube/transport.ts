@@ -19,6 +19,7 @@ export {
   KubeconfigError,
   loadKubeConfig,
   type ClusterAccess,
+  type FingerprintedContext,
   type KubeconfigEnvironment,
   type ResolvedKubeconfig,
 } from './kubeconfig.ts';

@@ -7,7 +7,7 @@ import { parseConfig, type Config } from '../../src/app/config.ts';
 import { Controller } from '../../src/app/controller.ts';
 import { createLogger } from '../../src/app/log.ts';
 import { Metrics } from '../../src/app/metrics.ts';
-import { connectRemoteClusters } from '../../src/app/remote/connect.ts';
+import { connectContexts, resolveRemoteContexts } from '../../src/app/remote/connect.ts';
 import { loadKubeConfig, Transport } from '../../src/kube/transport.ts';
 import type { Cluster } from '../../tools/controlplane/harness.ts';
 import { eventually } from './cluster.ts';
@@ -44,11 +44,13 @@ export async function startController(config: Config, kubeconfigPath: string): P
   const transport = await Transport.create(loadKubeConfig({ kubeconfig: kubeconfigPath }));
   const metrics = new Metrics('test', { defaultMetrics: false });
   const log = createLogger(config.logLevel, sink);
-  const remotes =
+  // As `nsync run` does (src/cli/run.ts): the file is read again while nsync runs (docs/adr/0028).
+  const contexts =
     config.remoteKubeconfig === ''
-      ? []
-      : await connectRemoteClusters(config.remoteKubeconfig, transport.server, log);
-  const controller = new Controller(config, transport, log, metrics, remotes);
+      ? undefined
+      : resolveRemoteContexts(config.remoteKubeconfig, transport.server, log);
+  const remotes = contexts === undefined ? [] : await connectContexts(contexts, 'nsync');
+  const controller = new Controller(config, transport, log, metrics, remotes, 'nsync', contexts);
   const running = controller.start();
   await Promise.race([controller.cache.synced(), running]);
   let stopped: Promise<void> | undefined;

@@ -164,6 +164,15 @@ export class ClusterRegistry {
     return [...this.running.keys()];
   }
 
+  /**
+   * Applies the registrations again, now: the contexts of --remote-kubeconfig changed (a reload,
+   * docs/adr/0028), and a registration may now conflict with one, or no longer.
+   */
+  async recheck(): Promise<void> {
+    this.changed();
+    await this.applying;
+  }
+
   private stopping(): boolean {
     return this.signal?.aborted === true;
   }
