@@ -16,7 +16,6 @@ import { after, before, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterStatusV1, MirrorStatusV1 } from '../src/api/types.ts';
 import { ACCEPT_FROM_ANNOTATION, native } from '../src/rules/markers.ts';
-import type { RemoteCluster } from '../src/app/remote/cluster.ts';
 import { CLUSTER_LABEL } from '../src/app/remote/registration.ts';
 import { installCrds } from '../tools/controlplane/crds.ts';
 import { startControlPlane, type Cluster, type ControlPlane } from '../tools/controlplane/harness.ts';
@@ -32,7 +31,7 @@ import {
   uniqueName,
 } from './support/cluster.ts';
 import { gone, hasValue, secretWithValue, valueIn } from './support/secret-values.ts';
-import { startNsync, type RunningNsync } from './support/nsync.ts';
+import { allIdle, remoteListed, startNsync, type RunningNsync } from './support/nsync.ts';
 
 /** Well below --resync-period: every change here must arrive by its own trigger, not by a resync. */
 const CONVERGE = { timeoutMs: 120_000, intervalMs: 250 };
@@ -159,11 +158,6 @@ function registrationPath(name: string): string {
   return `/api/v1/namespaces/${own}/secrets/cluster-${name}`;
 }
 
-/** Whether a remote pipeline's cache has listed everything it watches. */
-function listed(remote: RemoteCluster): boolean {
-  return remote.status().every((watch) => watch.synced);
-}
-
 /** How often a registered cluster's pipeline was started so far (by its log line). */
 function starts(name: string): number {
   return nsync.logs.filter(
@@ -176,29 +170,13 @@ function running(): string[] {
   return nsync.controller.remotes.map((remote) => remote.name).sort();
 }
 
-/** Waits until the local queue and every remote queue have nothing left to do. */
-async function allIdle(): Promise<void> {
-  await nsync.idle();
-  await eventually(
-    'remote queues idle',
-    () =>
-      nsync.controller.remotes.every(
-        (remote) => listed(remote) && remote.queue.depth() === 0 && remote.queue.inFlight() === 0,
-      )
-        ? true
-        : undefined,
-    CONVERGE,
-  );
-  await nsync.idle();
-}
-
 /** Waits until a registration change has rebuilt the pipelines: `names` run, each with its cache synced. */
 async function clustersRunning(names: readonly string[]): Promise<void> {
   await eventually(
     `clusters ${names.join(', ')} running`,
     () =>
       JSON.stringify(running()) === JSON.stringify([...names].sort()) &&
-      nsync.controller.remotes.every(listed)
+      nsync.controller.remotes.every(remoteListed)
         ? true
         : undefined,
     CONVERGE,
@@ -262,7 +240,7 @@ test("a cluster label selector reaches only the prod cluster, with the namespace
   await eventually('prod team-a copy', hasValue(prod, teamA, 'sel', 'v1'), CONVERGE);
   // team-b exists in prod only: the glob was evaluated with prod's namespaces.
   await eventually('prod team-b copy', hasValue(prod, teamB, 'sel', 'v1'), CONVERGE);
-  await allIdle();
+  await allIdle(nsync);
   assert.equal(await getObject(staging, 'secrets', teamA, 'sel'), undefined, 'staging is env=staging');
   assert.equal(await getObject(home, 'secrets', teamA, 'sel'), undefined, 'this cluster has no labels');
 });
@@ -299,7 +277,7 @@ test('an annotation from a namespace the registration does not accept is refused
   );
   assert.equal(refusal.type, 'Warning');
   assert.match(refusal.note, /push-to-clusters/);
-  await allIdle();
+  await allIdle(nsync);
   assert.equal(
     await getObject(staging, 'secrets', teamA, 'ask'),
     undefined,
@@ -322,7 +300,7 @@ test('a ClusterMirror reaches a cluster without accept-from and lists each selec
     'prod rebuilt without accept-from',
     () =>
       starts('prod') > before &&
-      nsync.controller.remotes.some((remote) => remote.name === 'prod' && listed(remote))
+      nsync.controller.remotes.some((remote) => remote.name === 'prod' && remoteListed(remote))
         ? true
         : undefined,
     CONVERGE,
@@ -397,7 +375,7 @@ test('a ClusterMirror reaches a cluster without accept-from and lists each selec
     CONVERGE,
   );
   assert.equal(refused.accepted, false);
-  await allIdle();
+  await allIdle(nsync);
   assert.equal(
     await getObject(prod, 'secrets', teamA, 'by-team'),
     undefined,
@@ -600,7 +578,7 @@ test("a deleted registration leaves the ClusterMirror's status.clusters; the oth
   await patchObject(home, `/api/v1/namespaces/${src}/secrets/by-operator`, { data: { value: b64('o2') } });
   await eventually('staging still served', hasValue(staging, teamA, 'by-operator', 'o2'), CONVERGE);
   await eventually('the local copy too', hasValue(home, teamA, 'by-operator', 'o2'), CONVERGE);
-  await allIdle();
+  await allIdle(nsync);
   assert.equal(await valueIn(prod, teamA, 'by-operator'), 'o1', 'nothing writes to prod any more');
   assert.deepEqual(
     (await clusterStatusesOf(clusterMirror))?.map((entry) => entry.name),

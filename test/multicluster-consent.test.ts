@@ -21,7 +21,6 @@ import { load, loadAll } from 'js-yaml';
 import type { ClusterStatusV1, MirrorStatusV1 } from '../src/api/types.ts';
 import { ACCEPT_FROM_ANNOTATION, native, owned } from '../src/rules/markers.ts';
 import { objectKey } from '../src/app/objects.ts';
-import type { RemoteCluster } from '../src/app/remote/cluster.ts';
 import { CLUSTER_LABEL } from '../src/app/remote/registration.ts';
 import { installCrds } from '../tools/controlplane/crds.ts';
 import { startControlPlane, type Cluster, type ControlPlane } from '../tools/controlplane/harness.ts';
@@ -36,7 +35,7 @@ import {
 } from './support/cluster.ts';
 import { createIdentity } from './support/rbac.ts';
 import { gone, hasValue, secretWithValue, valueIn } from './support/secret-values.ts';
-import { startNsync, type RunningNsync } from './support/nsync.ts';
+import { allIdle, remoteListed, startNsync, type RunningNsync } from './support/nsync.ts';
 
 /** Well below --resync-period: every change here must arrive by its own trigger, not by a resync. */
 const CONVERGE = { timeoutMs: 120_000, intervalMs: 250 };
@@ -236,27 +235,6 @@ function eventOf(name: string, reason: string, note: RegExp) {
     (await eventsSeenBySourceTeam(name)).find((event) => event.reason === reason && note.test(event.note));
 }
 
-/** Whether a remote pipeline's cache has listed everything it watches. */
-function listed(remote: RemoteCluster): boolean {
-  return remote.status().every((watch) => watch.synced);
-}
-
-/** Waits until the local queue and east's queue have nothing left to do. */
-async function allIdle(): Promise<void> {
-  await nsync.idle();
-  await eventually(
-    'remote queues idle',
-    () =>
-      nsync.controller.remotes.every(
-        (remote) => listed(remote) && remote.queue.depth() === 0 && remote.queue.inFlight() === 0,
-      )
-        ? true
-        : undefined,
-    CONVERGE,
-  );
-  await nsync.idle();
-}
-
 /** How often east's pipeline was started so far (by its log line). */
 function eastStarts(): number {
   return nsync.logs.filter(
@@ -270,7 +248,7 @@ async function eastRunning(times: number): Promise<void> {
     `east's pipeline started ${String(times)} time(s), its caches listed`,
     () =>
       eastStarts() >= times &&
-      nsync.controller.remotes.some((remote) => remote.name === 'east' && listed(remote))
+      nsync.controller.remotes.some((remote) => remote.name === 'east' && remoteListed(remote))
         ? true
         : undefined,
     CONVERGE,
@@ -412,7 +390,7 @@ test("the source team's annotation and Mirror reach east only once the operator'
     CONVERGE,
   );
   assert.equal(refused.accepted, false);
-  await allIdle();
+  await allIdle(nsync);
   for (const [namespace, name] of [
     [teamA, 'pushed'],
     [teamB, 'pushed'],
@@ -504,14 +482,14 @@ test("the target team refuses nsync's copy in east: later changes skip it, its r
     CONVERGE,
   );
   assert.match(skipped.note, /^Cluster east: /);
-  await allIdle();
+  await allIdle(nsync);
   assert.equal(await valueIn(east, teamA, 'pushed'), secret('v1'), 'the refused copy is not updated');
 
   // The target team rewrites its object; a later change of the source passes it by again.
   await as(east, targetTeam, 'PATCH', copyPath, { data: { value: b64(secret('ours')) } });
   await sourceTeamSets('pushed', secret('v3'));
   await eventually('team-b gets the next change', hasValue(east, teamB, 'pushed', secret('v3')), CONVERGE);
-  await allIdle();
+  await allIdle(nsync);
   assert.equal(await valueIn(east, teamA, 'pushed'), secret('ours'), "the team's rewrite is not reverted");
   assert.equal(
     await valueIn(east, teamA, 'by-mirror'),
@@ -556,7 +534,7 @@ test("--target-consent in east: a namespace its platform admin has not annotated
   );
   assert.match(skipped.note, /^Cluster east: /);
   await eventually('team-a is served meanwhile', hasValue(east, teamA, 'pushed', secret('v5')), CONVERGE);
-  await allIdle();
+  await allIdle(nsync);
   assert.equal(
     await getObject(east, 'secrets', teamC, 'pushed'),
     undefined,

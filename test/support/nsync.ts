@@ -7,6 +7,7 @@ import { parseConfig, type Config } from '../../src/app/config.ts';
 import { Controller } from '../../src/app/controller.ts';
 import { createLogger } from '../../src/app/log.ts';
 import { Metrics } from '../../src/app/metrics.ts';
+import type { RemoteCluster } from '../../src/app/remote/cluster.ts';
 import { connectContexts, resolveRemoteContexts } from '../../src/app/remote/connect.ts';
 import { loadKubeConfig, Transport } from '../../src/kube/transport.ts';
 import type { Cluster } from '../../tools/controlplane/harness.ts';
@@ -83,6 +84,31 @@ export async function startController(config: Config, kubeconfigPath: string): P
       return stopped;
     },
   };
+}
+
+/** Whether a remote pipeline's cache has listed everything it watches. */
+export function remoteListed(remote: RemoteCluster): boolean {
+  return remote.status().every((watch) => watch.synced);
+}
+
+/**
+ * Resolves once the local queue and every remote pipeline's queue have nothing left to do and
+ * every remote cache has listed: an assertion that a copy did NOT arrive in a remote cluster
+ * means it only then.
+ */
+export async function allIdle(nsync: RunningNsync, timeoutMs = 120_000): Promise<void> {
+  await nsync.idle();
+  await eventually(
+    'remote queues idle',
+    () =>
+      nsync.controller.remotes.every(
+        (remote) => remoteListed(remote) && remote.queue.depth() === 0 && remote.queue.inFlight() === 0,
+      )
+        ? true
+        : undefined,
+    { timeoutMs, intervalMs: 250 },
+  );
+  await nsync.idle();
 }
 
 /**
