@@ -15,9 +15,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { load, loadAll } from 'js-yaml';
 import type { ClusterStatusV1, MirrorStatusV1 } from '../src/api/types.ts';
 import { ACCEPT_FROM_ANNOTATION, native, owned } from '../src/rules/markers.ts';
 import { objectKey } from '../src/app/objects.ts';
@@ -36,6 +34,7 @@ import {
 import { createIdentity } from './support/rbac.ts';
 import { gone, hasValue, secretWithValue, valueIn } from './support/secret-values.ts';
 import { allIdle, remoteListed, startNsync, type RunningNsync } from './support/nsync.ts';
+import { applyManifests, targetSideManifests } from './support/target-side.ts';
 
 /** Well below --resync-period: every change here must arrive by its own trigger, not by a resync. */
 const CONVERGE = { timeoutMs: 120_000, intervalMs: 250 };
@@ -78,46 +77,10 @@ let targetTeam: string;
 /** East's platform admin's token: may read and annotate Namespaces, nothing else. */
 let platformAdmin: string;
 
-type Manifest = { kind: string; metadata: { name: string; namespace?: string } } & Record<string, unknown>;
-
-const PATHS: Readonly<Record<string, (namespace: string) => string>> = {
-  Namespace: () => '/api/v1/namespaces',
-  ServiceAccount: (namespace) => `/api/v1/namespaces/${namespace}/serviceaccounts`,
-  ClusterRole: () => `${RBAC}/clusterroles`,
-  ClusterRoleBinding: () => `${RBAC}/clusterrolebindings`,
-};
-
-/**
- * deploy/target's objects as an operator applies them for a registration that names no namespace:
- * its RoleBinding (one namespace) becomes the ClusterRoleBinding its comment asks for, since nsync
- * then watches its copies cluster-wide. Nothing else is granted to nsync in east.
- */
-function targetManifests(): Manifest[] {
-  const dir = join(import.meta.dirname, '..', 'deploy', 'target');
-  const kustomization = load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as {
-    resources: string[];
-  };
-  return kustomization.resources
-    .flatMap((file) => loadAll(readFileSync(join(dir, file), 'utf8')) as Manifest[])
-    .map((object) => {
-      if (object.kind !== 'RoleBinding') return object;
-      const { namespace: _bound, ...metadata } = object.metadata;
-      return { ...object, kind: 'ClusterRoleBinding', metadata };
-    });
-}
-
 /** Applies deploy/target in east and returns a token of its ServiceAccount: nsync's identity there. */
 async function installTargetSide(): Promise<string> {
-  for (const object of targetManifests()) {
-    const path = PATHS[object.kind];
-    assert.ok(path !== undefined, `deploy/target holds only known kinds, not ${object.kind}`);
-    const answer = await east.api('POST', path(object.metadata.namespace ?? ''), object);
-    assert.equal(
-      answer.status,
-      201,
-      `${object.kind} ${object.metadata.name}: ${JSON.stringify(answer.body)}`,
-    );
-  }
+  // A registration that names no namespace: nsync watches its copies in east cluster-wide.
+  await applyManifests(east, targetSideManifests('cluster-wide'));
   const { token } = await east.serviceAccountIdentity('nsync-remote', 'nsync-remote');
   tokens.push(token);
   return token;

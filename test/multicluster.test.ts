@@ -5,10 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { load, loadAll } from 'js-yaml';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { kubed, owned } from '../src/rules/markers.ts';
 import { startControlPlane, type Cluster, type ControlPlane } from '../tools/controlplane/harness.ts';
@@ -25,6 +23,7 @@ import {
 } from './support/cluster.ts';
 import { gone, hasValue, valueIn } from './support/secret-values.ts';
 import { startNsync, type RunningNsync } from './support/nsync.ts';
+import { applyManifests, targetSideManifests } from './support/target-side.ts';
 
 const CONVERGE = { timeoutMs: 150_000, intervalMs: 250 };
 
@@ -44,58 +43,18 @@ function eastUser(): { user: string; token: string } {
   return eastIdentity;
 }
 
-/** deploy/target's objects, the RoleBinding placed in east's target namespace. */
-function targetManifests(): { kind: string; metadata: { name: string; namespace?: string } }[] {
-  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'deploy', 'target');
-  const kustomization = load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as {
-    resources: string[];
-  };
-  return kustomization.resources.flatMap((file) =>
-    (
-      loadAll(readFileSync(join(dir, file), 'utf8')) as {
-        kind: string;
-        metadata: { name: string; namespace?: string };
-      }[]
-    ).map((object) =>
-      object.kind === 'RoleBinding'
-        ? { ...object, metadata: { ...object.metadata, namespace: eastNamespace } }
-        : object,
-    ),
-  );
-}
-
-const PATHS: Readonly<Record<string, (namespace: string) => string>> = {
-  Namespace: () => '/api/v1/namespaces',
-  ServiceAccount: (namespace) => `/api/v1/namespaces/${namespace}/serviceaccounts`,
-  ClusterRole: () => '/apis/rbac.authorization.k8s.io/v1/clusterroles',
-  ClusterRoleBinding: () => '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
-  RoleBinding: (namespace) => `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`,
-};
-
 /** Applies exactly the shipped target-side rights in east (nothing else is granted to nsync there). */
 async function grantTargetRights(): Promise<void> {
-  for (const object of targetManifests()) {
-    const path = PATHS[object.kind];
-    assert.ok(path !== undefined, `deploy/target holds only known kinds, not ${object.kind}`);
-    const answer = await east.api('POST', path(object.metadata.namespace ?? ''), object);
-    assert.equal(
-      answer.status,
-      201,
-      `${object.kind} ${object.metadata.name}: ${JSON.stringify(answer.body)}`,
-    );
-  }
+  await applyManifests(east, targetSideManifests({ namespace: eastNamespace }));
   eastIdentity = await east.serviceAccountIdentity('nsync-remote', 'nsync-remote');
 }
 
 async function bindTargetRole(): Promise<void> {
-  const binding = targetManifests().find((object) => object.kind === 'RoleBinding');
-  assert.ok(binding !== undefined);
-  const answer = await east.api(
-    'POST',
-    `/apis/rbac.authorization.k8s.io/v1/namespaces/${eastNamespace}/rolebindings`,
-    binding,
+  const binding = targetSideManifests({ namespace: eastNamespace }).filter(
+    (object) => object.kind === 'RoleBinding',
   );
-  assert.equal(answer.status, 201, JSON.stringify(answer.body));
+  assert.equal(binding.length, 1);
+  await applyManifests(east, binding);
 }
 
 /** A kubeconfig of the target clusters, as an operator mounts it for kubed or nsync. */
