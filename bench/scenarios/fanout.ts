@@ -390,7 +390,7 @@ export async function runFanout(context: Context): Promise<FanoutResult> {
       const floors = new Map<FloorKind, FloorRun>();
       let fanout: NsyncFanout | undefined;
       // The order rotates from round to round: the API server has phases of its own (in a fixed
-      // order nsync, always last, met one in rounds 4-5 of every run: twice the API server's CPU
+      // order nsync, always last, met one in rounds 3-7 of every run: twice the API server's CPU
       // for the same 1,000 creates), and a fixed order hands such a phase to the same side every time.
       for (const turn of rotated([...writers, 'nsync' as const], r)) {
         if (turn === 'nsync') {
