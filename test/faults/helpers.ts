@@ -283,3 +283,17 @@ export class Teardown {
     if (errors.length > 0) throw new AggregateError(errors, 'teardown failed');
   }
 }
+
+/** The `msg` of every JSON log line. */
+export function logMessages(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => {
+      try {
+        return String((JSON.parse(line) as { msg?: unknown }).msg);
+      } catch {
+        return '';
+      }
+    });
+}

@@ -30,7 +30,7 @@ import {
   uniqueName,
 } from '../support/cluster.ts';
 import { startFaultProxy, type FaultProxy } from '../support/proxy.ts';
-import { spawnNsync, Teardown, type NsyncProcess, WRITE_VERBS } from './helpers.ts';
+import { logMessages, spawnNsync, Teardown, type NsyncProcess, WRITE_VERBS } from './helpers.ts';
 
 /** How long a SIGTERM may take to end nsync: a bound on correctness, far above a normal stop. */
 const STOP_BOUND_MS = 10_000;
@@ -111,20 +111,6 @@ function remoteKubeconfig(
   return path;
 }
 
-/** The `msg` of every JSON log line. */
-function messages(stderr: string): string[] {
-  return stderr
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => {
-      try {
-        return String((JSON.parse(line) as { msg?: unknown }).msg);
-      } catch {
-        return '';
-      }
-    });
-}
-
 /** A source in `namespace` copied by kubed's `sync` into every other namespace of the prefix, and by `sync-contexts` into `contexts`. */
 async function createSource(namespace: string, name: string, value: string, contexts: string): Promise<void> {
   await createObject(home, 'secrets', namespace, {
@@ -153,7 +139,7 @@ async function stopWithin(nsync: NsyncProcess, what: string): Promise<void> {
     }),
   ]);
   const tookMs = Math.round(performance.now() - started);
-  const said = messages(nsync.stderr());
+  const said = logMessages(nsync.stderr());
   const context = `${what}: SIGTERM answered after ${String(tookMs)} ms; stderr:\n${nsync.stderr().slice(-3000)}`;
   assert.ok(!said.some((msg) => msg.endsWith('a bug in nsync')), `no unhandled rejection: ${context}`);
   assert.equal(code, 0, `exit 0 within ${String(STOP_BOUND_MS)} ms: ${context}`);

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../../tools/controlplane/harness.ts';
 import { eventually } from '../support/cluster.ts';
-import { SOAK, spawnNsync, Teardown } from './helpers.ts';
+import { logMessages, SOAK, spawnNsync, Teardown } from './helpers.ts';
 
 /** Trials: enough orders and gaps to hit the race; FAULT_SOAK=1 runs many more. */
 const TRIALS = SOAK ? 40 : 8;
@@ -29,20 +29,6 @@ before(async () => {
 });
 
 after(() => teardown.run());
-
-/** The `msg` of every JSON log line. */
-function messages(stderr: string): string[] {
-  return stderr
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => {
-      try {
-        return String((JSON.parse(line) as { msg?: unknown }).msg);
-      } catch {
-        return '';
-      }
-    });
-}
 
 test(
   `SIGTERM while the API server stops, ${String(TRIALS)} trials: exit 0 and "nsync stopped" every time`,
@@ -62,7 +48,7 @@ test(
       try {
         await eventually(
           `trial ${String(trial)}: nsync to lead`,
-          () => (messages(nsync.stderr()).includes('leading: writes enabled') ? true : undefined),
+          () => (logMessages(nsync.stderr()).includes('leading: writes enabled') ? true : undefined),
           { timeoutMs: 60_000, intervalMs: 20 },
         );
         const terminate = (): void => {
@@ -88,7 +74,7 @@ test(
             }, 60_000).unref();
           }),
         ]);
-        const said = messages(nsync.stderr());
+        const said = logMessages(nsync.stderr());
         const context = `trial ${String(trial)} (${apiFirst ? 'API server' : 'nsync'} first, gap ${String(gapMs)} ms); stderr:\n${nsync.stderr().slice(-3000)}`;
         assert.ok(!said.some((msg) => msg.endsWith('a bug in nsync')), `no unhandled rejection: ${context}`);
         assert.equal(code, 0, `exit 0: ${context}`);
