@@ -34,9 +34,9 @@ import {
 } from './support/cluster.ts';
 import { hasValue, secretWithValue, valueIn } from './support/secret-values.ts';
 import { startNsync, type RunningNsync } from './support/nsync.ts';
+import { applyManifests, targetSideManifests } from './support/target-side.ts';
 
 const CONVERGE = { timeoutMs: 60_000, intervalMs: 200 };
-const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 
 const home = sharedCluster();
 const prefix = uniqueName('rk');
@@ -54,15 +54,27 @@ let generation = 0;
 /** Every token and credential file handed to nsync here: none may appear in its log. */
 const secrets: string[] = [];
 
-/** A ServiceAccount in east with rights on namespaces, Secrets and ConfigMaps; its token. */
+/** deploy/target's namespace and ServiceAccount in east: nsync's shipped identity there. */
+const TARGET_SIDE = 'nsync-remote';
+
+/**
+ * A token of a ServiceAccount in deploy/target's namespace holding exactly deploy/target's rights
+ * (cluster-wide: the file's contexts name no namespace). Another name than the shipped one is
+ * bound to the same ClusterRoles: the identity a rotation moves to.
+ */
 async function eastServiceAccount(name: string): Promise<string> {
-  const answer = await east.api('POST', `${RBAC}/clusterrolebindings`, {
-    metadata: { name },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'nsync-remote' },
-    subjects: [{ kind: 'ServiceAccount', name, namespace: 'default' }],
-  });
-  assert.equal(answer.status, 201, JSON.stringify(answer.body));
-  const { token } = await east.serviceAccountIdentity('default', name);
+  if (name !== TARGET_SIDE)
+    await applyManifests(
+      east,
+      targetSideManifests('cluster-wide')
+        .filter((object) => object.kind === 'ClusterRoleBinding')
+        .map((binding) => ({
+          ...binding,
+          metadata: { name: `${binding.metadata.name}-${name}` },
+          subjects: [{ kind: 'ServiceAccount', name, namespace: TARGET_SIDE }],
+        })),
+    );
+  const { token } = await east.serviceAccountIdentity(TARGET_SIDE, name);
   secrets.push(token);
   return token;
 }
@@ -148,19 +160,8 @@ before(async () => {
   await createNamespaces(home, [{ name: source }, { name: own }]);
   await createNamespaces(east, [{ name: source }]);
   await createNamespaces(west, [{ name: source }]);
-  const role = await east.api('POST', `${RBAC}/clusterroles`, {
-    metadata: { name: 'nsync-remote' },
-    rules: [
-      { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
-      {
-        apiGroups: [''],
-        resources: ['secrets', 'configmaps'],
-        verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
-      },
-    ],
-  });
-  assert.equal(role.status, 201, JSON.stringify(role.body));
-  eastToken = await eastServiceAccount('nsync-remote');
+  await applyManifests(east, targetSideManifests('cluster-wide'));
+  eastToken = await eastServiceAccount(TARGET_SIDE);
   westContext = { name: 'west', cluster: west, token: west.admin.token };
   secrets.push(west.admin.token);
   mount = mkdtempSync(join(tmpdir(), `${prefix}-mount-`));
@@ -196,7 +197,10 @@ test('a rotated token (old ServiceAccount deleted) is picked up from the swapped
   const oldToken = eastToken;
   eastToken = await eastServiceAccount('nsync-remote-2');
   kubeletWrite(kubeconfigText([{ name: 'east', cluster: east, token: eastToken }]));
-  const deleted = await east.api('DELETE', '/api/v1/namespaces/default/serviceaccounts/nsync-remote');
+  const deleted = await east.api(
+    'DELETE',
+    `/api/v1/namespaces/${TARGET_SIDE}/serviceaccounts/${TARGET_SIDE}`,
+  );
   assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
   await eventually(
     'the old token to be refused',
